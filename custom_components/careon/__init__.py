@@ -1,0 +1,121 @@
+"""The CareOn integration: a small cafe's store as a live model in Home Assistant."""
+
+from __future__ import annotations
+
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import ConfigType
+from homeassistant.util import dt as dt_util
+
+from .const import (
+    CONF_DATABASE_URL,
+    CONF_DAY_START_HOUR,
+    CONF_TIMEZONE,
+    DEFAULT_DAY_START_HOUR,
+    DOMAIN,
+    EVENT_ACTION,
+    EVENT_PREFIX,
+)
+from .coordinator import (
+    CareOnConfigEntry,
+    CareOnDataUpdateCoordinator,
+    CareOnRuntimeData,
+    async_create_database_issue,
+    async_delete_database_issue,
+)
+from .core import ActionEngine, ActionResult, StoreUnavailableError
+from .core.schema import default_schema
+from .helpers import ACTION_CONTEXT
+from .services import async_setup_services
+
+__all__ = ["CareOnConfigEntry", "CareOnRuntimeData"]
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register CareOn's actions (services), once for every store."""
+    async_setup_services(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bool:
+    """Open the store's database and set up its entities."""
+    timezone = (
+        await dt_util.async_get_time_zone(entry.data[CONF_TIMEZONE])
+        or dt_util.get_default_time_zone()
+    )
+    # The default schema is read from a file once; keep that off the event loop.
+    await hass.async_add_executor_job(default_schema)
+    try:
+        engine = await ActionEngine.open(entry.data[CONF_DATABASE_URL], timezone=timezone)
+    except StoreUnavailableError as err:
+        async_create_database_issue(hass, entry, err)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders=err.placeholders,
+        ) from err
+    async_delete_database_issue(hass, entry)
+
+    coordinator = CareOnDataUpdateCoordinator(hass, entry, engine)
+    try:
+        await coordinator.async_config_entry_first_refresh()
+    except ConfigEntryNotReady:
+        await engine.close()
+        raise
+    entry.runtime_data = CareOnRuntimeData(engine=engine, coordinator=coordinator)
+
+    @callback
+    def _async_announce(result: ActionResult) -> None:
+        """Announce a committed action on the event bus, then refresh the entities."""
+        context = ACTION_CONTEXT.get()
+        hass.bus.async_fire(
+            EVENT_ACTION,
+            {
+                "entry_id": entry.entry_id,
+                "action": result.action,
+                "audit_id": result.audit_id,
+                "actor": result.actor,
+                "source": result.source,
+                "idempotency_key": result.idempotency_key,
+                "result": dict(result.result),
+            },
+            context=context,
+        )
+        for event in result.events:
+            hass.bus.async_fire(
+                f"{EVENT_PREFIX}{event.type}",
+                {**event.data, "entry_id": entry.entry_id},
+                context=context,
+            )
+        entry.async_create_task(hass, coordinator.async_request_refresh())
+
+    async def _async_close(_: Event) -> None:
+        """Home Assistant stops: let go of the database."""
+        await coordinator.async_close()
+
+    entry.async_on_unload(engine.subscribe(_async_announce))
+    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close))
+    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bool:
+    """Unload the entities and close the database."""
+    if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await entry.runtime_data.coordinator.async_close()
+    return unload_ok
+
+
+async def _async_update_listener(hass: HomeAssistant, entry: CareOnConfigEntry) -> None:
+    """Reload when the options change (reconfiguring reloads by itself)."""
+    day_start_hour = entry.options.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR)
+    if day_start_hour != entry.runtime_data.coordinator.day_start_hour:
+        hass.config_entries.async_schedule_reload(entry.entry_id)

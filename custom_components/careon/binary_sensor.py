@@ -1,0 +1,72 @@
+"""Binary sensors of a CareOn store: which inventory items run low."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import CareOnConfigEntry
+from .core import StoreObject, StoreSnapshot
+from .core.actions.stock import is_low
+from .entity import CareOnObjectEntity, async_track_store_entities
+
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareOnItemBinarySensorEntityDescription(BinarySensorEntityDescription):
+    """Describes a binary sensor of one inventory item."""
+
+    is_on_fn: Callable[[StoreObject], bool]
+
+
+LOW_STOCK_SENSOR = CareOnItemBinarySensorEntityDescription(
+    key="low_stock",
+    translation_key="low_stock",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    is_on_fn=is_low,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: CareOnConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up one low-stock binary sensor per inventory item."""
+    coordinator = entry.runtime_data.coordinator
+    async_track_store_entities(
+        entry,
+        Platform.BINARY_SENSOR,
+        async_add_entities,
+        store_entities=[],
+        objects_fn=lambda snapshot: snapshot.inventory,
+        object_entities_fn=lambda object_id: [
+            CareOnItemBinarySensorEntity(coordinator, LOW_STOCK_SENSOR, object_id)
+        ],
+        keys=[LOW_STOCK_SENSOR.key],
+    )
+
+
+class CareOnItemBinarySensorEntity(CareOnObjectEntity, BinarySensorEntity):
+    """Whether an inventory item is at or under its reorder point."""
+
+    entity_description: CareOnItemBinarySensorEntityDescription
+
+    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+        """Inventory items."""
+        return snapshot.inventory
+
+    @property
+    def is_on(self) -> bool:
+        """On when the item should be reordered."""
+        return self.entity_description.is_on_fn(self.store_object)

@@ -1,0 +1,42 @@
+"""Constants for the CareOn integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "careon"
+LOGGER = logging.getLogger(__package__)
+
+# Config entry data
+CONF_TIMEZONE: Final = "timezone"
+CONF_DATABASE: Final = "database"
+CONF_DATABASE_URL: Final = "database_url"
+CONF_LOAD_DEMO: Final = "load_demo"
+
+DATABASE_SQLITE: Final = "sqlite"
+DATABASE_POSTGRESQL: Final = "postgresql"
+POSTGRESQL_DEFAULT_PORT: Final = 5432
+
+# Config entry options
+CONF_DAY_START_HOUR: Final = "day_start_hour"
+DEFAULT_DAY_START_HOUR: Final = 0
+
+# How often the store is read when no action happened (the business day rolls over).
+SCAN_INTERVAL: Final = timedelta(minutes=5)
+# Actions in a burst (a POS sync, a stock count) refresh the entities once.
+REFRESH_COOLDOWN: Final = 0.5
+
+# Who acts when Home Assistant itself (no user) calls an action.
+ACTOR_HOMEASSISTANT: Final = "homeassistant"
+SOURCE_SERVICE: Final = "service"
+SOURCE_ENTITY: Final = "entity"
+
+EVENT_ACTION: Final = "careon_action"
+EVENT_PREFIX: Final = "careon_"
+
+ISSUE_DATABASE_UNREACHABLE: Final = "database_unreachable"
+
+STORE_DEVICE_MANUFACTURER: Final = "CareOn"
+STORE_DEVICE_MODEL: Final = "Store"

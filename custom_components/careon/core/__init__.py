@@ -1,0 +1,34 @@
+"""CareOn's store logic in plain Python: ontology, storage and the action engine.
+
+Nothing here imports Home Assistant; the integration around it adapts it to entities,
+services and events.
+"""
+
+from .engine import ActionContext, ActionEngine, ActionResult, ActionType, DomainEvent
+from .errors import (
+    ERROR_KEYS,
+    CareOnError,
+    ConflictError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from .ontology import Link, StoreObject
+from .queries import StoreSnapshot, query_objects, store_snapshot
+
+__all__ = [
+    "ERROR_KEYS",
+    "ActionContext",
+    "ActionEngine",
+    "ActionResult",
+    "ActionType",
+    "CareOnError",
+    "ConflictError",
+    "DomainEvent",
+    "Link",
+    "StoreObject",
+    "StoreSnapshot",
+    "StoreUnavailableError",
+    "ValidationError",
+    "query_objects",
+    "store_snapshot",
+]

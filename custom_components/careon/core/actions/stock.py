@@ -1,0 +1,122 @@
+"""Stock levels and the availability they imply, shared by every action that moves stock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..engine import ActionContext
+from ..fields import normalise_number
+from ..ontology import StoreObject
+
+ITEM = "InventoryItem"
+PRODUCT = "Product"
+REQUIRES = "requires"
+STOCK_OUT = "stock_out"
+
+
+def is_low(item: StoreObject, on_hand: float | None = None) -> bool:
+    """At or under the reorder point (items without one are never low)."""
+    reorder_point = item.get("reorder_point")
+    level = item.get("on_hand", 0) if on_hand is None else on_hand
+    return reorder_point is not None and level <= reorder_point
+
+
+async def set_stock(
+    ctx: ActionContext,
+    items: Mapping[str, StoreObject],
+    levels: Mapping[str, float],
+    *,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+    max_need: Mapping[str, float] | None = None,
+) -> dict[str, StoreObject]:
+    """Write new on-hand levels (and any extra properties), announce crossings, and
+    recompute the availability of every product that uses the items.
+
+    ``max_need`` (the most any product needs of each item) lets a deduction skip the
+    recompute when every new level still covers every recipe.
+    """
+    updates = []
+    for item_id, level in levels.items():
+        item = items[item_id]
+        properties = {
+            **item.properties,
+            **(extra or {}).get(item_id, {}),
+            "on_hand": normalise_number(level),
+        }
+        updates.append((item, properties))
+    written = {obj.id: obj for obj in await ctx.ontology.update_many(updates)}
+    for item_id, after in written.items():
+        before = items[item_id]
+        if is_low(after) and not is_low(before):
+            ctx.emit(
+                "stock_low",
+                item_id=item_id,
+                name=after.name,
+                on_hand=after.get("on_hand"),
+                unit=after.get("unit"),
+                reorder_point=after.get("reorder_point"),
+            )
+    lowered = all(level <= items[i].get("on_hand", 0) for i, level in levels.items())
+    if max_need is not None and lowered and all(levels[i] >= max_need.get(i, 0) for i in levels):
+        return written
+    await recompute_availability(ctx, item_ids=written)
+    return written
+
+
+async def recompute_availability(
+    ctx: ActionContext,
+    *,
+    item_ids: Iterable[str] = (),
+    product_ids: Iterable[str] = (),
+) -> list[str]:
+    """Make unmakeable products unavailable and restocked ones available again.
+
+    A product someone switched off by hand stays off; only ``stock_out`` ones come back.
+    Returns the ids of the products whose availability changed.
+    """
+    ontology = ctx.ontology
+    products = {p.id: p for p in await ontology.linking(item_ids, REQUIRES)}
+    missing = set(product_ids) - products.keys()
+    if missing:
+        products.update(await ontology.get_many(missing))
+    if not products:
+        return []
+    short: dict[str, list[str]] = {pid: [] for pid in products}
+    for link, item in await ontology.linked(products, REQUIRES):
+        if item.get("on_hand", 0) < link.properties.get("qty", 0):
+            short[link.source_id].append(item.name)
+    updates = []
+    for product_id, product in products.items():
+        if product.type != PRODUCT:
+            continue
+        available = product.get("available", True)
+        makeable = not short[product_id]
+        if available and not makeable:
+            updates.append(
+                (
+                    product,
+                    {**product.properties, "available": False, "availability_reason": STOCK_OUT},
+                )
+            )
+            ctx.emit(
+                "product_availability_changed",
+                product_id=product_id,
+                name=product.name,
+                available=False,
+                reason=STOCK_OUT,
+                missing=short[product_id],
+            )
+        elif not available and makeable and product.get("availability_reason") == STOCK_OUT:
+            properties = {k: v for k, v in product.properties.items() if k != "availability_reason"}
+            updates.append((product, {**properties, "available": True}))
+            ctx.emit(
+                "product_availability_changed",
+                product_id=product_id,
+                name=product.name,
+                available=True,
+                reason="restocked",
+                missing=[],
+            )
+    await ontology.update_many(updates)
+    return [product.id for product, _ in updates]

@@ -1,0 +1,238 @@
+"""Opening the store's database: engines, connection settings and versioned migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    select,
+    text,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from .errors import StoreUnavailableError
+from .sqlite_driver import OneTripConnection, one_trip_dbapi
+from .tables import meta_table
+
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMA_VERSION_KEY = "schema_version"
+SQLITE_DRIVER = "sqlite+aiosqlite"
+POSTGRES_DRIVER = "postgresql+asyncpg"
+
+
+def sqlite_url(path: str | Path) -> str:
+    """The URL of the embedded database file."""
+    return f"{SQLITE_DRIVER}:///{Path(path)}"
+
+
+def normalise_url(url: str) -> URL:
+    """Accept what people paste (postgres://, postgresql://) and pick our async drivers."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError as err:
+        raise StoreUnavailableError(f"not a database URL: {err}") from None
+    backend = parsed.get_backend_name()
+    if backend in ("postgres", "postgresql"):
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    if backend == "sqlite":
+        return parsed.set(drivername=SQLITE_DRIVER)
+    raise StoreUnavailableError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with its password hidden, for logs and diagnostics."""
+    parsed = url if isinstance(url, URL) else make_url(url)
+    return parsed.render_as_string(hide_password=True)
+
+
+# --- migrations -------------------------------------------------------------------------------
+# Each migration takes the database from version N-1 to N. They describe the tables as they
+# were at that version, so that an old database upgrades the same way on every install.
+
+Migration = Callable[[AsyncConnection], Awaitable[None]]
+
+
+async def _v1_initial(conn: AsyncConnection) -> None:
+    metadata = MetaData()
+    Table(
+        "careon_objects",
+        metadata,
+        Column("id", String(128), primary_key=True),
+        Column("type", String(64), nullable=False, index=True),
+        Column("name", String(200), nullable=False),
+        Column("properties", JSON, nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("created_at", DateTime(), nullable=False),
+        Column("updated_at", DateTime(), nullable=False),
+    )
+    Table(
+        "careon_links",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column(
+            "source_id",
+            String(128),
+            ForeignKey("careon_objects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("link_type", String(64), nullable=False),
+        Column(
+            "target_id",
+            String(128),
+            ForeignKey("careon_objects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("properties", JSON, nullable=False),
+        Column("created_at", DateTime(), nullable=False),
+        UniqueConstraint("source_id", "link_type", "target_id", name="uq_careon_links"),
+    )
+    Table(
+        "careon_audit",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("action", String(64), nullable=False, index=True),
+        Column("parameters", JSON, nullable=False),
+        Column("actor", String(200), nullable=False),
+        Column("source", String(64), nullable=False),
+        Column("idempotency_key", String(200), unique=True),
+        Column("result", JSON, nullable=False),
+        Column("created_at", DateTime(), nullable=False, index=True),
+    )
+    await conn.run_sync(metadata.create_all)
+    if conn.dialect.name == "postgresql":
+        # JSONB compares and indexes better than JSON on PostgreSQL.
+        for table in ("careon_objects", "careon_links"):
+            await conn.execute(
+                text(
+                    f"ALTER TABLE {table} ALTER COLUMN properties TYPE JSONB USING properties::jsonb"
+                )
+            )
+        for column in ("parameters", "result"):
+            await conn.execute(
+                text(
+                    f"ALTER TABLE careon_audit ALTER COLUMN {column} TYPE JSONB USING {column}::jsonb"
+                )
+            )
+
+
+async def _v2_audit_reason_and_reverse_links(conn: AsyncConnection) -> None:
+    # Version 2: the audit row records why (a reason), and links are found from their target
+    # quickly (which orders contain a product, which products need an item).
+    await conn.execute(text("ALTER TABLE careon_audit ADD COLUMN reason VARCHAR(500)"))
+    await conn.execute(
+        text("CREATE INDEX ix_careon_links_target ON careon_links (target_id, link_type)")
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_audit_reason_and_reverse_links)
+LATEST_VERSION = len(MIGRATIONS)
+
+
+async def schema_version(conn: AsyncConnection) -> int:
+    """The version of an existing database (0 when it is empty)."""
+    has_meta = await conn.run_sync(
+        lambda sync_conn: sync_conn.dialect.has_table(sync_conn, "careon_meta")
+    )
+    if not has_meta:
+        return 0
+    value = await conn.scalar(
+        select(meta_table.c.value).where(meta_table.c.key == SCHEMA_VERSION_KEY)
+    )
+    return int(value or 0)
+
+
+async def migrate(conn: AsyncConnection, *, target: int = LATEST_VERSION) -> int:
+    """Bring the database up to ``target``; return the version it was at before."""
+    current = await schema_version(conn)
+    if current > LATEST_VERSION:
+        raise StoreUnavailableError(
+            f"database schema version {current} is newer than this CareOn ({LATEST_VERSION})"
+        )
+    if current == 0:
+        await conn.run_sync(lambda sync_conn: meta_table.create(sync_conn, checkfirst=True))
+        await conn.execute(meta_table.insert().values(key=SCHEMA_VERSION_KEY, value=0))
+    for version in range(current + 1, target + 1):
+        _LOGGER.info("Migrating the CareOn database to version %s", version)
+        await MIGRATIONS[version - 1](conn)
+        await conn.execute(
+            meta_table.update().where(meta_table.c.key == SCHEMA_VERSION_KEY).values(value=version)
+        )
+    return current
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the writer; FULL makes every committed sale survive a
+        # power cut (NORMAL could lose the last transactions).
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "foreign_keys=ON",
+            "busy_timeout=10000",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        adapted = conn.connection.dbapi_connection
+        if isinstance(adapted, OneTripConnection):
+            adapted.begin_pending = True  # sent with the transaction's first statement
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def create_engine(url: str | URL) -> AsyncEngine:
+    """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(parsed, module=one_trip_dbapi())
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"timeout": 10, "command_timeout": 30},
+    )
+
+
+async def open_database(url: str) -> AsyncEngine:
+    """Connect, migrate to the latest version, and return the engine.
+
+    Raises ``StoreUnavailableError`` when the database cannot be reached or upgraded.
+    """
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await migrate(conn)
+    except (SQLAlchemyError, OSError, TimeoutError) as err:
+        await engine.dispose()
+        raise StoreUnavailableError(err) from err
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine

@@ -1,0 +1,374 @@
+"""The action engine: every change of state is a typed action, validated and applied atomically.
+
+One action runs in one database transaction together with its audit row. Listeners hear about
+it only after the commit. An idempotency key makes a retried action return its first result and
+change nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .database import open_database
+from .errors import ConflictError, StoreUnavailableError, ValidationError
+from .fields import Field, validate_fields
+from .ontology import Ontology, StaleObjectError, utcnow
+from .schema import Schema, schema_with_extensions
+from .tables import audit_table, meta_table
+
+_LOGGER = logging.getLogger(__name__)
+
+SCHEMA_EXTENSIONS_KEY = "schema_extensions"
+_INSERT_AUDIT = audit_table.insert()
+MAX_ATTEMPTS = 5
+# Sources whose orders are facts that already happened in the store (PRODUCT.md §2).
+FACT_SOURCES = frozenset({"pos", "payment"})
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DomainEvent:
+    """Something an action made happen, announced after the commit."""
+
+    type: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ActionResult:
+    """What a committed (or replayed) action did."""
+
+    action: str
+    audit_id: int
+    actor: str
+    source: str
+    idempotency_key: str | None
+    result: Mapping[str, Any]
+    occurred_at: datetime
+    replayed: bool = False
+    events: tuple[DomainEvent, ...] = ()
+    created: frozenset[str] = frozenset()
+    updated: frozenset[str] = frozenset()
+    deleted: frozenset[str] = frozenset()
+
+
+@dataclass(kw_only=True)
+class ActionContext:
+    """What an action's body sees: the transaction, the schema, who acts and the clock."""
+
+    ontology: Ontology
+    schema: Schema
+    timezone: tzinfo
+    actor: str
+    source: str
+    reason: str | None = None
+    events: list[DomainEvent] = field(default_factory=list)
+    schema_definitions: list[Mapping[str, Any]] = field(default_factory=list)
+
+    @property
+    def now(self) -> datetime:
+        """The action's one timestamp, aware UTC."""
+        return self.ontology.now.replace(tzinfo=UTC)
+
+    @property
+    def is_fact(self) -> bool:
+        """True when the action records something that already happened (a POS sale)."""
+        return self.source in FACT_SOURCES
+
+    def emit(self, event_type: str, **data: Any) -> None:
+        """Queue an event for after the commit."""
+        self.events.append(DomainEvent(type=event_type, data=data))
+
+    def extend_schema(self, definition: Mapping[str, Any]) -> None:
+        """Extend the store's schema; it is stored with the action and used once committed."""
+        self.schema = self.schema.extend(definition)
+        self.schema_definitions.append(definition)
+
+
+ActionBody = Callable[[ActionContext, dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionType:
+    """A typed action: parameters, and a body that checks criteria then applies effects."""
+
+    name: str
+    params: Mapping[str, Field]
+    apply: ActionBody
+
+
+Listener = Callable[[ActionResult], None]
+CommitHook = Callable[[ActionContext], Awaitable[None]]
+
+
+class ActionEngine:
+    """Runs actions against one store's database."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        actions: Mapping[str, ActionType],
+        schema: Schema,
+        timezone: tzinfo,
+    ) -> None:
+        """Use an open, migrated engine (see ``open``)."""
+        self.engine = engine
+        self.actions = actions
+        self.schema = schema
+        self.timezone = timezone
+        self._write_lock = asyncio.Lock()
+        # Actions run one at a time on one long-lived connection: checking a connection out
+        # of the pool for every action costs more than most actions' statements.
+        self._writer: AsyncConnection | None = None
+        self._listeners: list[Listener] = []
+        # Run inside the transaction after an action's effects and before its commit; raising
+        # aborts the action and leaves the database as it was.
+        self.before_commit: list[CommitHook] = []
+
+    @classmethod
+    async def open(
+        cls,
+        url: str,
+        *,
+        timezone: tzinfo | str = "UTC",
+        actions: Mapping[str, ActionType] | None = None,
+    ) -> ActionEngine:
+        """Open (and migrate) the database at ``url`` and load the store's schema."""
+        if actions is None:
+            from .actions import ACTIONS  # noqa: PLC0415 - actions import this module
+
+            actions = ACTIONS
+        engine = await open_database(url)
+        try:
+            async with engine.connect() as conn:
+                extensions = await conn.scalar(
+                    select(meta_table.c.value).where(meta_table.c.key == SCHEMA_EXTENSIONS_KEY)
+                )
+            schema = schema_with_extensions(list(extensions or []))
+        except SQLAlchemyError as err:
+            await engine.dispose()
+            raise StoreUnavailableError(err) from err
+        tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
+        return cls(engine, actions=actions, schema=schema, timezone=tz)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        async with self._write_lock:
+            await self._drop_writer()
+        await self.engine.dispose()
+
+    async def _writer_connection(self) -> AsyncConnection:
+        if self._writer is None or self._writer.closed or self._writer.invalidated:
+            await self._drop_writer()
+            self._writer = await self.engine.connect()
+        return self._writer
+
+    async def _drop_writer(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                await writer.close()
+            except (DBAPIError, OSError):
+                _LOGGER.debug("Closing a broken CareOn database connection failed")
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` after each committed action; return an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @asynccontextmanager
+    async def reader(self) -> AsyncIterator[Ontology]:
+        """A read-only view of the store in one consistent transaction."""
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield Ontology(conn)
+        except (DBAPIError, OSError) as err:
+            raise StoreUnavailableError(err) from err
+
+    async def ping(self) -> None:
+        """Fail with ``StoreUnavailableError`` when the database does not answer."""
+        async with self.reader() as ontology:
+            await ontology.get("")
+
+    async def execute(
+        self,
+        action: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        actor: str,
+        source: str,
+        idempotency_key: str | None = None,
+        reason: str | None = None,
+    ) -> ActionResult:
+        """Validate and apply one action atomically; return what it did.
+
+        Raises ``ValidationError`` (bad input or failed criteria; nothing changed),
+        ``ConflictError`` (a stale version) or ``StoreUnavailableError``.
+        """
+        action_type = self.actions.get(action)
+        if action_type is None:
+            raise ValidationError("unknown_action", action=action, field="action")
+        clean = validate_fields(action_type.params, params or {}, tz=self.timezone)
+        async with self._write_lock:
+            result = await self._run(
+                action_type,
+                clean,
+                actor=actor,
+                source=source,
+                idempotency_key=idempotency_key,
+                reason=reason,
+            )
+        if not result.replayed:
+            for listener in list(self._listeners):
+                try:
+                    listener(result)
+                except Exception:
+                    _LOGGER.exception("A CareOn action listener failed")
+        return result
+
+    async def _run(
+        self,
+        action_type: ActionType,
+        params: dict[str, Any],
+        *,
+        actor: str,
+        source: str,
+        idempotency_key: str | None,
+        reason: str | None,
+    ) -> ActionResult:
+        for _attempt in range(MAX_ATTEMPTS):
+            try:
+                return await self._attempt(
+                    action_type,
+                    params,
+                    actor=actor,
+                    source=source,
+                    idempotency_key=idempotency_key,
+                    reason=reason,
+                )
+            except StaleObjectError as err:
+                # Another writer (another process on PostgreSQL) got there first: re-read and
+                # re-check the criteria.
+                _LOGGER.debug("Retrying %s after a concurrent change of %s", action_type.name, err)
+            except (IntegrityError, ValidationError, ConflictError) as err:
+                # A replayed key is found only when the action fails: the unique key on the
+                # audit row refuses the second commit, or the first run changed the state the
+                # criteria check. Either way the first result is the answer.
+                if idempotency_key is not None:
+                    replay = await self._replay(action_type.name, idempotency_key)
+                    if replay is not None:
+                        return replay
+                if isinstance(err, IntegrityError):
+                    raise StoreUnavailableError(err) from err
+                raise
+            except (DBAPIError, OSError) as err:
+                await self._drop_writer()
+                raise StoreUnavailableError(err) from err
+        raise ConflictError("concurrent_update", action=action_type.name)
+
+    async def _attempt(
+        self,
+        action_type: ActionType,
+        params: dict[str, Any],
+        *,
+        actor: str,
+        source: str,
+        idempotency_key: str | None,
+        reason: str | None,
+    ) -> ActionResult:
+        conn = await self._writer_connection()
+        async with conn.begin():
+            ontology = Ontology(conn, now=utcnow())
+            ctx = ActionContext(
+                ontology=ontology,
+                schema=self.schema,
+                timezone=self.timezone,
+                actor=actor,
+                source=source,
+                reason=reason,
+            )
+            body = await action_type.apply(ctx, params)
+            inserted = await conn.execute(
+                _INSERT_AUDIT,
+                {
+                    "action": action_type.name,
+                    "parameters": params,
+                    "actor": actor,
+                    "source": source,
+                    "idempotency_key": idempotency_key,
+                    "result": body,
+                    "reason": reason,
+                    "created_at": ontology.now,
+                },
+            )
+            if ctx.schema_definitions:
+                await self._store_extensions(conn, ctx.schema_definitions)
+            for hook in self.before_commit:
+                await hook(ctx)
+        # committed
+        self.schema = ctx.schema
+        changes = ontology.changes
+        return ActionResult(
+            action=action_type.name,
+            audit_id=int(inserted.inserted_primary_key[0]),
+            actor=actor,
+            source=source,
+            idempotency_key=idempotency_key,
+            result=body,
+            occurred_at=ctx.now,
+            events=tuple(ctx.events),
+            created=frozenset(changes.created),
+            updated=frozenset(changes.updated - changes.created - changes.deleted),
+            deleted=frozenset(changes.deleted),
+        )
+
+    async def _replay(self, action: str, key: str) -> ActionResult | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(audit_table).where(audit_table.c.idempotency_key == key))
+            ).first()
+        if row is None:
+            return None
+        if row.action != action:
+            raise ValidationError(
+                "idempotency_conflict", key=key, action=row.action, field="idempotency_key"
+            )
+        return ActionResult(
+            action=row.action,
+            audit_id=row.id,
+            actor=row.actor,
+            source=row.source,
+            idempotency_key=key,
+            result=row.result,
+            replayed=True,
+            occurred_at=row.created_at.replace(tzinfo=UTC),
+        )
+
+    async def _store_extensions(
+        self, conn: AsyncConnection, definitions: list[Mapping[str, Any]]
+    ) -> None:
+        current = await conn.scalar(
+            select(meta_table.c.value).where(meta_table.c.key == SCHEMA_EXTENSIONS_KEY)
+        )
+        extensions = [*list(current or []), *definitions]
+        if current is None:
+            await conn.execute(
+                meta_table.insert().values(key=SCHEMA_EXTENSIONS_KEY, value=extensions)
+            )
+        else:
+            await conn.execute(
+                meta_table.update()
+                .where(meta_table.c.key == SCHEMA_EXTENSIONS_KEY)
+                .values(value=extensions)
+            )

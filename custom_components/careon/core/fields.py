@@ -1,0 +1,233 @@
+"""Typed fields: one validator for action parameters and for object properties.
+
+Values are normalised to what is stored as JSON: money and integers as ``int``, numbers as
+``int`` or ``float``, datetimes as ISO 8601 strings in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+import math
+from typing import Any
+
+from .errors import ValidationError
+
+KINDS = frozenset(
+    {"string", "integer", "number", "money", "boolean", "datetime", "list", "mapping", "records"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Field:
+    """How one parameter or property is typed and bounded."""
+
+    kind: str
+    required: bool = False
+    default: Any = None
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    # kind "records": a list of mappings, each validated against these fields
+    fields: Mapping[str, Field] = field(default_factory=dict)
+    min_items: int = 0
+    # schema-only attributes
+    managed_by: str | None = None
+    personal: bool = False
+
+    @classmethod
+    def from_dict(cls, name: str, raw: Mapping[str, Any]) -> Field:
+        """Build a field from its schema form (as in default_schema.yaml)."""
+        kind = raw.get("kind")
+        if kind not in KINDS or kind == "records":
+            raise ValidationError(
+                "invalid_choice",
+                field=f"{name}.kind",
+                value=kind,
+                choices=", ".join(sorted(KINDS - {"records"})),
+            )
+        unknown = set(raw) - {
+            "kind",
+            "required",
+            "default",
+            "min",
+            "max",
+            "choices",
+            "managed_by",
+            "personal",
+        }
+        if unknown:
+            raise ValidationError("unknown_field", field=f"{name}.{sorted(unknown)[0]}")
+        choices = raw.get("choices")
+        return cls(
+            kind=kind,
+            required=bool(raw.get("required", False)),
+            default=raw.get("default"),
+            min=raw.get("min"),
+            max=raw.get("max"),
+            choices=tuple(str(c) for c in choices) if choices else None,
+            managed_by=raw.get("managed_by"),
+            personal=bool(raw.get("personal", False)),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The schema form of this field, for storage and diagnostics."""
+        out: dict[str, Any] = {"kind": self.kind}
+        for key in ("default", "min", "max", "managed_by"):
+            if (value := getattr(self, key)) is not None:
+                out[key] = value
+        if self.required:
+            out["required"] = True
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.personal:
+            out["personal"] = True
+        return out
+
+
+def validate_fields(
+    specs: Mapping[str, Field],
+    data: Mapping[str, Any] | None,
+    *,
+    prefix: str = "",
+    partial: bool = False,
+    tz: tzinfo | None = None,
+) -> dict[str, Any]:
+    """Validate a mapping against field specs; return the normalised mapping.
+
+    ``partial`` skips required/default handling (updates); a ``None`` value then means
+    "remove this property" and is kept as ``None`` for the caller to act on.
+    """
+    if data is None:
+        data = {}
+    if not isinstance(data, Mapping):
+        raise ValidationError(
+            "invalid_type", field=prefix.rstrip(".") or "data", expected="mapping"
+        )
+    for key in data:
+        if key not in specs:
+            raise ValidationError("unknown_field", field=f"{prefix}{key}")
+    out: dict[str, Any] = {}
+    for name, spec in specs.items():
+        path = f"{prefix}{name}"
+        if name in data and data[name] is not None:
+            out[name] = validate_value(path, spec, data[name], tz=tz)
+        elif partial:
+            if name in data:
+                if spec.required:
+                    raise ValidationError("missing_field", field=path)
+                out[name] = None
+        elif spec.required:
+            raise ValidationError("missing_field", field=path)
+        elif spec.default is not None:
+            out[name] = spec.default
+    return out
+
+
+def validate_value(path: str, spec: Field, value: Any, *, tz: tzinfo | None = None) -> Any:
+    """Check one value against its field; return it normalised."""
+    kind = spec.kind
+    result: Any
+    if kind == "string":
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("invalid_type", field=path, expected="text")
+        result = value.strip()
+    elif kind in ("integer", "money"):
+        result = _as_int(path, value, expected="whole number")
+    elif kind == "number":
+        result = _as_number(path, value)
+    elif kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValidationError("invalid_type", field=path, expected="true/false")
+        result = value
+    elif kind == "datetime":
+        result = _as_datetime(path, value, tz)
+    elif kind == "list":
+        if not isinstance(value, list | tuple):
+            raise ValidationError("invalid_type", field=path, expected="list")
+        result = list(value)
+    elif kind == "mapping":
+        if not isinstance(value, Mapping):
+            raise ValidationError("invalid_type", field=path, expected="mapping")
+        result = dict(value)
+    else:  # records
+        if not isinstance(value, list | tuple):
+            raise ValidationError("invalid_type", field=path, expected="list")
+        result = [
+            validate_fields(spec.fields, item, prefix=f"{path}[{index}].", tz=tz)
+            for index, item in enumerate(value)
+        ]
+    if spec.choices is not None and result not in spec.choices:
+        raise ValidationError(
+            "invalid_choice", field=path, value=result, choices=", ".join(spec.choices)
+        )
+    if isinstance(result, int | float) and not isinstance(result, bool):
+        if spec.min is not None and result < spec.min:
+            raise ValidationError(
+                "out_of_range", field=path, value=result, limit=f">= {spec.min:g}"
+            )
+        if spec.max is not None and result > spec.max:
+            raise ValidationError(
+                "out_of_range", field=path, value=result, limit=f"<= {spec.max:g}"
+            )
+    if isinstance(result, list) and len(result) < spec.min_items:
+        raise ValidationError("empty_list", field=path)
+    return result
+
+
+def _as_int(path: str, value: Any, *, expected: str) -> int:
+    if isinstance(value, bool):
+        raise ValidationError("invalid_type", field=path, expected=expected)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip().replace(",", ""))
+        except ValueError:
+            pass
+    raise ValidationError("invalid_type", field=path, expected=expected)
+
+
+def _as_number(path: str, value: Any) -> int | float:
+    if isinstance(value, bool):
+        raise ValidationError("invalid_type", field=path, expected="number")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip().replace(",", ""))
+        except ValueError:
+            raise ValidationError("invalid_type", field=path, expected="number") from None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return normalise_number(value)
+    raise ValidationError("invalid_type", field=path, expected="number")
+
+
+def normalise_number(value: float) -> int | float:
+    """Round away binary noise (0.1 + 0.2) and keep whole numbers as int."""
+    rounded = round(value, 6)
+    return int(rounded) if float(rounded).is_integer() else rounded
+
+
+def _as_datetime(path: str, value: Any, tz: tzinfo | None) -> str:
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                "invalid_type", field=path, expected="ISO 8601 date and time"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError("invalid_type", field=path, expected="ISO 8601 date and time")
+    if value.tzinfo is None:
+        # A time without an offset is the store's local time.
+        value = value.replace(tzinfo=tz) if tz is not None else value.astimezone()
+    return to_iso(value)
+
+
+def to_iso(value: datetime) -> str:
+    """The one stored form of a datetime: UTC, microseconds, explicit offset."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")

@@ -1,0 +1,226 @@
+"""Reading the store: the query service (objects by type, filter and link traversal) and the
+snapshot the entities show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
+
+from sqlalchemy import select
+
+from .errors import ValidationError
+from .fields import Field, to_iso, validate_fields
+from .ontology import Ontology, StoreObject, object_from_row
+from .schema import Schema
+from .tables import objects_table
+
+SALE_STATUSES = ("paid", "completed")
+FILTER_OPS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "contains"})
+QUERY_PARAMS = {
+    "object_type": Field(kind="string"),
+    "object_ids": Field(kind="list"),
+    "filters": Field(kind="mapping"),
+    "follow": Field(kind="list"),
+    "limit": Field(kind="integer", default=100, min=1, max=1000),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSnapshot:
+    """What the store's entities show, read in one transaction."""
+
+    store: StoreObject | None
+    products: Mapping[str, StoreObject]
+    inventory: Mapping[str, StoreObject]
+    orders_today: int
+    revenue_today: int
+
+    @property
+    def average_ticket(self) -> int | None:
+        """Revenue per order today (None before the first order)."""
+        return round(self.revenue_today / self.orders_today) if self.orders_today else None
+
+    @property
+    def low_stock(self) -> list[StoreObject]:
+        """Items at or under their reorder point."""
+        from .actions.stock import is_low  # noqa: PLC0415 - actions import the engine
+
+        return [item for item in self.inventory.values() if is_low(item)]
+
+
+def day_bounds(now: datetime, tz: tzinfo, day_start_hour: int = 0) -> tuple[str, str]:
+    """The store's business day around ``now``, as stored (UTC ISO) strings.
+
+    A bar open until 2 a.m. starts its business day at, say, 5: sales at 1 a.m. count for
+    the day before.
+    """
+    local = now.astimezone(tz) - timedelta(hours=day_start_hour)
+    start = datetime.combine(local.date(), time(hour=day_start_hour), tzinfo=tz)
+    return to_iso(start), to_iso(start + timedelta(days=1))
+
+
+async def store_snapshot(
+    ontology: Ontology, *, tz: tzinfo, now: datetime, day_start_hour: int = 0
+) -> StoreSnapshot:
+    """Products, stock and the business day's sales."""
+    rows = await ontology.conn.execute(
+        select(objects_table).where(objects_table.c.type.in_(("Store", "Product", "InventoryItem")))
+    )
+    by_type: dict[str, dict[str, StoreObject]] = {"Store": {}, "Product": {}, "InventoryItem": {}}
+    for row in rows:
+        by_type[row.type][row.id] = object_from_row(row)
+    start, end = day_bounds(now, tz, day_start_hour)
+    placed_at = objects_table.c.properties["placed_at"].as_string()
+    orders = await ontology.conn.execute(
+        select(
+            objects_table.c.properties["status"].as_string(),
+            objects_table.c.properties["total"].as_integer(),
+        ).where(objects_table.c.type == "Order", placed_at >= start, placed_at < end)
+    )
+    count = revenue = 0
+    for status, total in orders:
+        if status in SALE_STATUSES:
+            count += 1
+            revenue += total or 0
+    store = next(iter(by_type["Store"].values()), None)
+    return StoreSnapshot(
+        store=store,
+        products=by_type["Product"],
+        inventory=by_type["InventoryItem"],
+        orders_today=count,
+        revenue_today=revenue,
+    )
+
+
+async def query_objects(
+    ontology: Ontology, schema: Schema, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """Objects by type and/or id, filtered on properties, with linked objects attached.
+
+    ``follow`` names outgoing link types, dotted for several hops (``requires.supplied_by``);
+    a leading ``~`` follows a link backwards (``~contains``: the orders that contain a product).
+    """
+    clean = validate_fields(QUERY_PARAMS, params)
+    object_type = clean.get("object_type")
+    if object_type is None and not clean.get("object_ids"):
+        raise ValidationError("missing_field", field="object_type")
+    if object_type is not None:
+        schema.object_type(object_type)
+    filters = _parse_filters(clean.get("filters") or {}, schema, object_type)
+    follow = _parse_follow(clean.get("follow") or [], schema, object_type)
+    if clean.get("object_ids"):
+        found = await ontology.get_many(str(i) for i in clean["object_ids"])
+        objects = sorted(found.values(), key=lambda o: (o.name, o.id))
+        if object_type is not None:
+            objects = [o for o in objects if o.type == object_type]
+    else:
+        objects = await ontology.by_type(object_type or "")
+    matched = [
+        o for o in objects if all(_matches(o, name, op, value) for name, op, value in filters)
+    ]
+    matched = matched[: clean["limit"]]
+    result = [o.as_dict() for o in matched]
+    await _attach_links(ontology, result, follow)
+    return result
+
+
+def _parse_filters(
+    raw: Mapping[str, Any], schema: Schema, object_type: str | None
+) -> list[tuple[str, str, Any]]:
+    known = set(schema.types[object_type].properties) if object_type else None
+    parsed = []
+    for name, condition in raw.items():
+        if name not in ("name", "id") and known is not None and name not in known:
+            raise ValidationError("unknown_field", field=f"filters.{name}")
+        if isinstance(condition, Mapping):
+            for op, value in condition.items():
+                if op not in FILTER_OPS:
+                    raise ValidationError(
+                        "invalid_choice",
+                        field=f"filters.{name}",
+                        value=op,
+                        choices=", ".join(sorted(FILTER_OPS)),
+                    )
+                parsed.append((name, op, value))
+        else:
+            parsed.append((name, "eq", condition))
+    return parsed
+
+
+def _matches(obj: StoreObject, name: str, op: str, expected: Any) -> bool:
+    actual = getattr(obj, name) if name in ("name", "id") else obj.properties.get(name)
+    try:
+        match op:
+            case "eq":
+                return bool(actual == expected)
+            case "ne":
+                return bool(actual != expected)
+            case "in":
+                return actual in expected
+            case "contains":
+                return expected in actual if actual is not None else False
+            case _:
+                if actual is None:
+                    return False
+                return bool(
+                    {
+                        "lt": actual < expected,
+                        "lte": actual <= expected,
+                        "gt": actual > expected,
+                        "gte": actual >= expected,
+                    }[op]
+                )
+    except TypeError:
+        return False
+
+
+def _parse_follow(paths: Sequence[Any], schema: Schema, object_type: str | None) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in paths:
+        if not isinstance(path, str) or not path:
+            raise ValidationError("invalid_type", field="follow", expected="link type names")
+        node = tree
+        for step in path.split("."):
+            link_name = step.removeprefix("~")
+            if not any(link_name in t.links for t in schema.types.values()):
+                raise ValidationError(
+                    "unknown_link_type",
+                    link_type=link_name,
+                    object_type=object_type or "*",
+                    field="follow",
+                )
+            node = node.setdefault(step, {})
+    return tree
+
+
+async def _attach_links(
+    ontology: Ontology, objects: list[dict[str, Any]], tree: Mapping[str, Any]
+) -> None:
+    if not tree or not objects:
+        return
+    # One object can be reached along several paths (two products need the same beans):
+    # every copy of it gets its links.
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for obj in objects:
+        by_id.setdefault(obj["id"], []).append(obj)
+    for step, subtree in tree.items():
+        attached: list[dict[str, Any]] = []
+        for obj in objects:
+            obj.setdefault("links", {})[step] = []
+        if step.startswith("~"):
+            links = await ontology.links_to(by_id, step[1:])
+            sources = await ontology.get_many(link.source_id for link in links)
+            pairs = [(link.target_id, link.properties, sources[link.source_id]) for link in links]
+        else:
+            pairs = [
+                (link.source_id, link.properties, target)
+                for link, target in await ontology.linked(by_id, step)
+            ]
+        for owner_id, link_properties, other in pairs:
+            for owner in by_id[owner_id]:
+                entry = {**other.as_dict(), "link": dict(link_properties)}
+                owner["links"][step].append(entry)
+                attached.append(entry)
+        await _attach_links(ontology, attached, subtree)

@@ -1,0 +1,123 @@
+"""aiosqlite for SQLAlchemy with one thread trip per statement.
+
+SQLAlchemy's aiosqlite adapter makes three or four trips to aiosqlite's worker thread for
+every statement (open a cursor, execute, fetch, close); each trip costs tens of microseconds
+of thread hand-off, which dominates a small action. This adapter runs the whole statement in
+one trip, and sends a transaction's BEGIN along with its first statement. It relies on
+aiosqlite's ``Connection._execute`` (aiosqlite is pinned in the manifest).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+import sqlite3
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import await_only
+
+StatementResult = tuple[Any, list[Any], int | None, int]
+
+
+def _run_statement(
+    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool, begin: bool
+) -> StatementResult:
+    """Runs in aiosqlite's thread: (begin,) execute, fetch everything, close the cursor."""
+    raw: sqlite3.Connection = connection._conn
+    cursor = raw.cursor()
+    try:
+        if begin:
+            cursor.execute("BEGIN")
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.lastrowid, cursor.rowcount
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statements each take one trip to the worker thread."""
+
+    __slots__ = ()
+
+    def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        connection = self._connection
+        adapted: OneTripConnection = self._adapt_connection
+        begin, adapted.begin_pending = adapted.begin_pending, False
+        try:
+            description, rows, lastrowid, rowcount = self.await_(
+                connection._execute(_run_statement, connection, operation, parameters, many, begin)
+            )
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+        if description:
+            self.description = description
+            self.lastrowid = self.rowcount = -1
+            self._rows = deque(rows)
+        else:
+            self.description = None
+            self.lastrowid = lastrowid
+            self.rowcount = rowcount
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        """Execute one statement."""
+        self._run(operation, parameters, many=False)
+
+    def executemany(self, operation: str, seq_of_parameters: Any) -> None:
+        """Execute one statement for many parameter sets."""
+        self._run(operation, seq_of_parameters, many=True)
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """An adapted connection that hands out one-trip cursors."""
+
+    __slots__ = ("begin_pending",)
+
+    def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
+        """Wrap an open aiosqlite connection."""
+        super().__init__(dbapi, connection)  # type: ignore[no-untyped-call]
+        # set when SQLAlchemy begins a transaction; BEGIN then travels with the next statement
+        self.begin_pending = False
+
+    def commit(self) -> None:
+        """Commit (nothing to do when no statement ran since BEGIN was asked for)."""
+        self.begin_pending = False
+        super().commit()  # type: ignore[no-untyped-call]
+
+    def rollback(self) -> None:
+        """Roll back (nothing to do when no statement ran since BEGIN was asked for)."""
+        self.begin_pending = False
+        super().rollback()  # type: ignore[no-untyped-call]
+
+    def cursor(self, server_side: bool = False) -> Any:
+        """A one-trip cursor (server-side cursors keep SQLAlchemy's own)."""
+        if server_side:
+            return super().cursor(server_side=True)  # type: ignore[no-untyped-call]
+        return OneTripCursor(self)  # type: ignore[no-untyped-call]
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """The DBAPI module SQLAlchemy's aiosqlite dialect uses, with one-trip connections."""
+
+    def connect(self, *args: Any, **kwargs: Any) -> OneTripConnection:
+        """Open an aiosqlite connection (a daemon thread) and adapt it."""
+        kwargs.pop("async_fallback", None)
+        connection = aiosqlite.connect(*args, **kwargs)
+        connection.daemon = True
+        return OneTripConnection(self, await_only(connection))
+
+
+def one_trip_dbapi() -> OneTripDBAPI:
+    """The module to pass as ``create_async_engine(..., module=...)``."""
+    return OneTripDBAPI(aiosqlite, sqlite3)  # type: ignore[no-untyped-call]

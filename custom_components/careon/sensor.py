@@ -1,0 +1,169 @@
+"""Sensors of a CareOn store: today's sales and the stock of every inventory item."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import Platform, UnitOfMass, UnitOfVolume
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.typing import StateType
+
+from .coordinator import CareOnConfigEntry
+from .core import StoreObject, StoreSnapshot
+from .entity import CareOnEntity, CareOnObjectEntity, async_track_store_entities
+
+PARALLEL_UPDATES = 0
+
+CURRENCY = "KRW"
+
+# An inventory item's unit -> the sensor's device class and unit of measurement
+UNITS: Mapping[str, tuple[SensorDeviceClass | None, str | None]] = {
+    "g": (SensorDeviceClass.WEIGHT, UnitOfMass.GRAMS),
+    "kg": (SensorDeviceClass.WEIGHT, UnitOfMass.KILOGRAMS),
+    "ml": (SensorDeviceClass.VOLUME_STORAGE, UnitOfVolume.MILLILITERS),
+    "l": (SensorDeviceClass.VOLUME_STORAGE, UnitOfVolume.LITERS),
+    "ea": (None, None),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareOnStoreSensorEntityDescription(SensorEntityDescription):
+    """Describes a sensor of the whole store."""
+
+    value_fn: Callable[[StoreSnapshot], StateType]
+    # totals of the business day start again from zero when the day rolls over
+    resets_daily: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareOnItemSensorEntityDescription(SensorEntityDescription):
+    """Describes a sensor of one inventory item."""
+
+    value_fn: Callable[[StoreObject], StateType]
+    attributes_fn: Callable[[StoreObject], dict[str, Any]]
+
+
+STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
+    CareOnStoreSensorEntityDescription(
+        key="revenue_today",
+        translation_key="revenue_today",
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=0,
+        resets_daily=True,
+        value_fn=lambda snapshot: snapshot.revenue_today,
+    ),
+    CareOnStoreSensorEntityDescription(
+        key="orders_today",
+        translation_key="orders_today",
+        state_class=SensorStateClass.TOTAL,
+        resets_daily=True,
+        value_fn=lambda snapshot: snapshot.orders_today,
+    ),
+    CareOnStoreSensorEntityDescription(
+        key="average_ticket",
+        translation_key="average_ticket",
+        device_class=SensorDeviceClass.MONETARY,
+        native_unit_of_measurement=CURRENCY,
+        suggested_display_precision=0,
+        value_fn=lambda snapshot: snapshot.average_ticket,
+    ),
+    CareOnStoreSensorEntityDescription(
+        key="low_stock_count",
+        translation_key="low_stock_count",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda snapshot: len(snapshot.low_stock),
+    ),
+)
+
+QUANTITY_SENSOR = CareOnItemSensorEntityDescription(
+    key="quantity",
+    translation_key="quantity",
+    state_class=SensorStateClass.MEASUREMENT,
+    value_fn=lambda item: item.get("on_hand", 0),
+    attributes_fn=lambda item: {
+        "reorder_point": item.get("reorder_point"),
+        "par_level": item.get("par_level"),
+    },
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: CareOnConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Set up the store's sensors and one stock sensor per inventory item."""
+    coordinator = entry.runtime_data.coordinator
+    async_track_store_entities(
+        entry,
+        Platform.SENSOR,
+        async_add_entities,
+        store_entities=[
+            CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS
+        ],
+        objects_fn=lambda snapshot: snapshot.inventory,
+        object_entities_fn=lambda object_id: [
+            CareOnItemSensorEntity(coordinator, QUANTITY_SENSOR, object_id)
+        ],
+        keys=[QUANTITY_SENSOR.key],
+    )
+
+
+class CareOnStoreSensorEntity(CareOnEntity, SensorEntity):
+    """A sensor of the whole store."""
+
+    entity_description: CareOnStoreSensorEntityDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """The value, from the last snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def last_reset(self) -> datetime | None:
+        """The start of the business day, for the day's totals."""
+        if self.entity_description.resets_daily:
+            return self.coordinator.business_day_start
+        return None
+
+
+class CareOnItemSensorEntity(CareOnObjectEntity, SensorEntity):
+    """How much of one inventory item is on hand."""
+
+    entity_description: CareOnItemSensorEntityDescription
+
+    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+        """Inventory items."""
+        return snapshot.inventory
+
+    @property
+    def device_class(self) -> SensorDeviceClass | None:
+        """Weight or volume, following the item's unit."""
+        return UNITS.get(self.store_object.get("unit"), (None, None))[0]
+
+    @property
+    def native_unit_of_measurement(self) -> str | None:
+        """The item's unit."""
+        return UNITS.get(self.store_object.get("unit"), (None, None))[1]
+
+    @property
+    def native_value(self) -> StateType:
+        """The quantity on hand."""
+        return self.entity_description.value_fn(self.store_object)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """When to reorder, and how much to keep."""
+        return self.entity_description.attributes_fn(self.store_object)

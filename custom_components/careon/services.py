@@ -1,0 +1,190 @@
+"""CareOn's actions as Home Assistant services, and the query service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.typing import VolDictType
+import voluptuous as vol
+
+from .const import DOMAIN, SOURCE_SERVICE
+from .coordinator import CareOnConfigEntry
+from .core import CareOnError, query_objects
+from .helpers import async_execute, translate_error
+
+ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
+ATTR_REASON: Final = "reason"
+ATTR_IDEMPOTENCY_KEY: Final = "idempotency_key"
+
+SERVICE_QUERY: Final = "query"
+
+# The schemas give calls their shape (lists of mappings, text, booleans). Whether a value is
+# present, known and in range is the engine's to say: its errors are translated and name the
+# field, so nothing here is stricter than the engine.
+ANY_VALUE: Final = object
+TEXT: Final = cv.string
+MAPPING: Final = dict
+LIST_OF_MAPPINGS: Final = vol.All(cv.ensure_list, [dict])
+LIST_OF_TEXT: Final = vol.All(cv.ensure_list, [cv.string])
+
+BASE_FIELDS: VolDictType = {vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string}
+ACTION_FIELDS: VolDictType = {
+    **BASE_FIELDS,
+    vol.Optional(ATTR_REASON): cv.string,
+    vol.Optional(ATTR_IDEMPOTENCY_KEY): cv.string,
+}
+
+# action (service) name -> its parameters
+ACTION_PARAMS: Mapping[str, VolDictType] = {
+    "place_order": {
+        vol.Optional("lines"): LIST_OF_MAPPINGS,
+        vol.Optional("channel"): TEXT,
+        vol.Optional("status"): TEXT,
+        vol.Optional("number"): TEXT,
+        vol.Optional("total"): ANY_VALUE,
+        vol.Optional("placed_at"): ANY_VALUE,
+        vol.Optional("external_id"): TEXT,
+        vol.Optional("note"): TEXT,
+        vol.Optional("zone"): TEXT,
+        vol.Optional("staff"): TEXT,
+        vol.Optional("customer"): TEXT,
+    },
+    "cancel_order": {vol.Optional("order"): TEXT, vol.Optional("restock"): cv.boolean},
+    "refund_order": {vol.Optional("order"): TEXT, vol.Optional("restock"): cv.boolean},
+    "receive_stock": {
+        vol.Optional("lines"): LIST_OF_MAPPINGS,
+        vol.Optional("purchase_order"): TEXT,
+    },
+    "adjust_inventory": {
+        vol.Optional("item"): TEXT,
+        vol.Optional("mode"): TEXT,
+        vol.Optional("qty"): ANY_VALUE,
+    },
+    "update_availability": {
+        vol.Optional("product"): TEXT,
+        vol.Optional("available"): cv.boolean,
+    },
+    "create_object": {
+        vol.Optional("object_type"): TEXT,
+        vol.Optional("name"): TEXT,
+        vol.Optional("key"): TEXT,
+        vol.Optional("properties"): MAPPING,
+        vol.Optional("links"): LIST_OF_MAPPINGS,
+    },
+    "update_object": {
+        vol.Optional("object_id"): TEXT,
+        vol.Optional("name"): TEXT,
+        vol.Optional("properties"): MAPPING,
+        vol.Optional("expected_version"): ANY_VALUE,
+    },
+    "delete_object": {
+        vol.Optional("object_id"): TEXT,
+        vol.Optional("expected_version"): ANY_VALUE,
+    },
+    "set_link": {
+        vol.Optional("source"): TEXT,
+        vol.Optional("link_type"): TEXT,
+        vol.Optional("target"): TEXT,
+        vol.Optional("properties"): MAPPING,
+    },
+    "remove_link": {
+        vol.Optional("source"): TEXT,
+        vol.Optional("link_type"): TEXT,
+        vol.Optional("target"): TEXT,
+    },
+    "define_type": {
+        vol.Optional("object_type"): TEXT,
+        vol.Optional("properties"): MAPPING,
+        vol.Optional("links"): MAPPING,
+    },
+}
+
+QUERY_SCHEMA = vol.Schema(
+    {
+        **BASE_FIELDS,
+        vol.Optional("object_type"): TEXT,
+        vol.Optional("object_ids"): LIST_OF_TEXT,
+        vol.Optional("filters"): MAPPING,
+        vol.Optional("follow"): LIST_OF_TEXT,
+        vol.Optional("limit"): ANY_VALUE,
+    },
+    # unknown fields reach the engine, which names them in a translated error
+    extra=vol.ALLOW_EXTRA,
+)
+
+_NOT_PARAMS = frozenset({ATTR_CONFIG_ENTRY_ID, ATTR_REASON, ATTR_IDEMPOTENCY_KEY})
+
+
+def _async_get_entry(hass: HomeAssistant, entry_id: str) -> CareOnConfigEntry:
+    """The loaded CareOn entry a call names, or a translated error."""
+    entry: CareOnConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_found",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"store": entry.title},
+        )
+    return entry
+
+
+def _params(call: ServiceCall) -> dict[str, Any]:
+    return {key: value for key, value in call.data.items() if key not in _NOT_PARAMS}
+
+
+async def _async_run_action(call: ServiceCall) -> dict[str, Any]:
+    """Run the action the service is named after; respond with what it did."""
+    entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    result = await async_execute(
+        entry.runtime_data.engine,
+        entry.runtime_data.coordinator.activity,
+        call.service,
+        _params(call),
+        context=call.context,
+        source=SOURCE_SERVICE,
+        idempotency_key=call.data.get(ATTR_IDEMPOTENCY_KEY),
+        reason=call.data.get(ATTR_REASON),
+    )
+    return dict(result.result)
+
+
+async def _async_query(call: ServiceCall) -> dict[str, Any]:
+    """Objects by type, filter and link traversal."""
+    entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    engine = entry.runtime_data.engine
+    try:
+        async with entry.runtime_data.coordinator.activity.track(), engine.reader() as ontology:
+            objects = await query_objects(ontology, engine.schema, _params(call))
+    except CareOnError as err:
+        raise translate_error(err) from err
+    return {"objects": objects}
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register CareOn's services."""
+    for action, fields in ACTION_PARAMS.items():
+        hass.services.async_register(
+            DOMAIN,
+            action,
+            _async_run_action,
+            schema=vol.Schema({**ACTION_FIELDS, **fields}, extra=vol.ALLOW_EXTRA),
+            supports_response=SupportsResponse.OPTIONAL,
+        )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_QUERY,
+        _async_query,
+        schema=QUERY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )

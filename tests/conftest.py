@@ -1,0 +1,160 @@
+"""Fixtures for the tests of CareOn's Home Assistant layer.
+
+Stores are real SQLite files in the test's temporary directory; the demo cafe is seeded once per
+session into a template file that each test copies. PostgreSQL tests use the real server of
+tests/postgres.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Generator
+from datetime import timedelta
+from pathlib import Path
+import shutil
+import threading
+from unittest.mock import PropertyMock, patch
+
+import aiosqlite
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant, State
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.careon.const import (
+    CONF_DATABASE,
+    CONF_DATABASE_URL,
+    CONF_DAY_START_HOUR,
+    CONF_TIMEZONE,
+    DATABASE_SQLITE,
+    DOMAIN,
+    REFRESH_COOLDOWN,
+)
+from custom_components.careon.core import ActionEngine
+from custom_components.careon.core.database import sqlite_url
+from custom_components.careon.core.demo import load_demo_data, seed_demo_store
+from custom_components.careon.core.schema import default_schema
+
+pytest_plugins = ["tests.postgres"]
+
+STORE_NAME = "CareOn Cafe"
+TIMEZONE = "Asia/Seoul"
+ENTRY_ID = "01JCAREON0TEST0ENTRY000000"
+
+
+def get_state(hass: HomeAssistant, entity_id: str) -> State:
+    """The state of an entity that must exist."""
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state
+
+
+async def async_settle(hass: HomeAssistant) -> None:
+    """Let the entities catch up with every committed action (refreshes are debounced)."""
+    await hass.async_block_till_done()
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=REFRESH_COOLDOWN))
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/careon."""
+
+
+@pytest.fixture(autouse=True)
+def wait_for_closed_connections() -> Generator[None]:
+    """Give aiosqlite's connection threads a moment to end once their engine is closed.
+
+    A closed (or failed) aiosqlite connection stops its thread asynchronously; the harness's
+    check for lingering threads must not race it. A connection never closed still fails it.
+    """
+    yield
+    for thread in threading.enumerate():
+        if isinstance(thread, aiosqlite.Connection):
+            thread.join(timeout=2)
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots with Home Assistant's serializer (registry entries, states)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create every entity enabled (pytest-homeassistant-custom-component lacks this)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+async def _seed(path: Path) -> None:
+    engine = await ActionEngine.open(sqlite_url(path), timezone=TIMEZONE)
+    try:
+        await seed_demo_store(engine, load_demo_data())
+    finally:
+        await engine.close()
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo cafe in an SQLite file, seeded once for the session (outside any test)."""
+    path = tmp_path_factory.mktemp("careon-template") / "demo.db"
+    default_schema()
+    asyncio.run(_seed(path))
+    return path
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """Where this test's store lives (an SQLite file)."""
+    return tmp_path / "careon_test.db"
+
+
+@pytest.fixture
+def demo_store(store_path: Path, demo_template: Path) -> Path:
+    """This test's store: a copy of the demo cafe."""
+    shutil.copyfile(demo_template, store_path)
+    return store_path
+
+
+@pytest.fixture
+def mock_config_entry(store_path: Path) -> MockConfigEntry:
+    """A CareOn entry for the SQLite store of this test."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=STORE_NAME,
+        unique_id=str(store_path),
+        entry_id=ENTRY_ID,
+        data={
+            CONF_NAME: STORE_NAME,
+            CONF_TIMEZONE: TIMEZONE,
+            CONF_DATABASE: DATABASE_SQLITE,
+            CONF_DATABASE_URL: sqlite_url(store_path),
+        },
+        options={CONF_DAY_START_HOUR: 0},
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, demo_store: Path
+) -> AsyncGenerator[MockConfigEntry]:
+    """The demo cafe, set up in Home Assistant; unloaded (database closed) afterwards."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    yield mock_config_entry
+    if mock_config_entry.state is ConfigEntryState.LOADED:
+        assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+        await hass.async_block_till_done()

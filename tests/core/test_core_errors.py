@@ -1,0 +1,142 @@
+"""Every error key the store knows is raised somewhere reachable, with the placeholders its
+translated message needs (strings.json names exactly ERROR_KEYS' placeholders)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+import socket
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from custom_components.careon.core import (
+    ERROR_KEYS,
+    ActionContext,
+    ActionEngine,
+    ActionType,
+    CareOnError,
+    ConflictError,
+    StoreUnavailableError,
+    ValidationError,
+)
+from custom_components.careon.core.actions import ACTIONS
+from custom_components.careon.core.fields import Field
+from custom_components.careon.core.schema import default_schema
+
+
+async def _bump_then_write(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Change the item behind the ontology's back between its read and its write."""
+    item = await ctx.ontology.require("item", params["item"], "InventoryItem")
+    await ctx.ontology.conn.execute(
+        text("UPDATE careon_objects SET version = version + 1 WHERE id = :id"), {"id": item.id}
+    )
+    await ctx.ontology.update(item, dict(item.properties))
+    return {}
+
+
+async def test_every_error_key_is_reachable(
+    cafe_url: str, open_engine, act, socket_enabled: None
+) -> None:
+    racy = ActionType(
+        name="racy", params={"item": Field(kind="string", required=True)}, apply=_bump_then_write
+    )
+    cafe: ActionEngine = await open_engine(cafe_url, actions={**ACTIONS, "racy": racy})
+    order = (await act(cafe, "place_order", lines=[{"product": "product.croissant"}])).result
+    await act(cafe, "cancel_order", order=order["order_id"])
+    await act(
+        cafe,
+        "create_object",
+        object_type="PurchaseOrder",
+        key="po",
+        name="PO",
+        properties={"status": "cancelled"},
+    )
+    await act(cafe, "update_availability", product="product.cheesecake", available=False)
+    await act(cafe, "place_order", idempotency_key="k", lines=[{"product": "product.sandwich"}])
+
+    def call(action: str, **params: Any) -> Callable[[], Awaitable[Any]]:
+        return lambda: act(cafe, action, **params)
+
+    def create(**params: Any) -> Callable[[], Awaitable[Any]]:
+        return call(
+            "create_object",
+            **{"object_type": "Zone", "name": "z", "properties": {"kind": "hall"}, **params},
+        )
+
+    async def closed_port() -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        await ActionEngine.open(f"postgresql://postgres@127.0.0.1:{port}/x")
+
+    async def bad_schema() -> None:
+        default_schema().extend(
+            {"object_type": "Product", "properties": {"price": {"kind": "money"}}}
+        )
+
+    triggers: dict[str, Callable[[], Awaitable[Any]]] = {
+        "missing_field": call("create_object", object_type="Zone"),
+        "unknown_field": create(colour="red"),
+        "invalid_type": create(name=5),
+        "out_of_range": call("adjust_inventory", item="inventory_item.milk", mode="waste", qty=0),
+        "invalid_choice": create(),
+        "empty_list": call("place_order", lines=[]),
+        "unknown_action": call("teleport"),
+        "unknown_object_type": create(object_type="Table"),
+        "unknown_link_type": call(
+            "set_link", source="zone.hall", link_type="near", target="zone.hall"
+        ),
+        "wrong_link_target": call(
+            "set_link", source="staff.owner", link_type="assigned_to", target="supplier.dairy"
+        ),
+        "object_not_found": call("cancel_order", order="order.none"),
+        "wrong_object_type": call("cancel_order", order="zone.hall"),
+        "duplicate_object": create(key="hall", properties={"kind": "dining"}),
+        "link_not_found": call(
+            "remove_link", source="staff.owner", link_type="assigned_to", target="zone.hall"
+        ),
+        "object_in_use": call("delete_object", object_id="product.croissant"),
+        "managed_property": call(
+            "update_object", object_id="inventory_item.milk", properties={"on_hand": 1}
+        ),
+        "stale_version": call("update_object", object_id="zone.hall", expected_version=9),
+        "schema_conflict": bad_schema,
+        "product_unavailable": call("place_order", lines=[{"product": "product.cheesecake"}]),
+        "insufficient_stock": call(
+            "place_order", lines=[{"product": "product.sandwich", "qty": 99}]
+        ),
+        "order_status_invalid": call("refund_order", order=order["order_id"]),
+        "purchase_order_status_invalid": call("receive_stock", purchase_order="purchase_order.po"),
+        "idempotency_conflict": call("cancel_order", idempotency_key="k", order=order["order_id"]),
+        "database_unavailable": closed_port,
+        "concurrent_update": call("racy", item="inventory_item.milk"),
+    }
+    assert set(triggers) == set(ERROR_KEYS)
+    classes = {
+        "stale_version": ConflictError,
+        "concurrent_update": ConflictError,
+        "database_unavailable": StoreUnavailableError,
+    }
+    for key, trigger in triggers.items():
+        with pytest.raises(CareOnError) as info:
+            await trigger()
+        err = info.value
+        assert err.translation_key == key
+        # the message's placeholders are all there; the only extra is the field it is about
+        needed, carried = set(ERROR_KEYS[key]), set(err.placeholders)
+        assert needed <= carried, (key, carried)
+        assert carried - needed <= {"field"}, (key, carried)
+        assert type(err) is classes.get(key, ValidationError), key
+        assert str(err).startswith(key)
+
+
+def test_error_messages_and_fields() -> None:
+    err = ValidationError("missing_field", field="lines")
+    assert (str(err), err.field) == ("missing_field: field=lines", "lines")
+    assert ValidationError("unknown_action", action="x").field is None
+    assert str(CareOnError("concurrent_update")) == "concurrent_update"
+    assert StoreUnavailableError("plain words").placeholders == {"error": "plain words"}
+    assert StoreUnavailableError(OSError()).placeholders == {"error": "OSError"}
+    wrapped = StoreUnavailableError(RuntimeError("first line\nsecond line with secrets"))
+    assert wrapped.placeholders == {"error": "RuntimeError: first line"}

@@ -1,0 +1,459 @@
+"""Tests of CareOn's services: every action, the query, and their translated errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers.service import async_get_all_descriptions
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+
+from custom_components.careon.const import DOMAIN
+
+from .conftest import async_settle, get_state
+
+pytestmark = pytest.mark.usefixtures("init_integration")
+
+ALL_SERVICES = {
+    "place_order",
+    "cancel_order",
+    "refund_order",
+    "receive_stock",
+    "adjust_inventory",
+    "update_availability",
+    "create_object",
+    "update_object",
+    "delete_object",
+    "set_link",
+    "remove_link",
+    "define_type",
+    "query",
+}
+
+
+async def _call(
+    hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
+) -> dict[str, Any]:
+    response = await hass.services.async_call(
+        DOMAIN,
+        service,
+        {"config_entry_id": entry.entry_id, **data},
+        blocking=True,
+        return_response=True,
+    )
+    await async_settle(hass)
+    assert response is not None
+    return dict(response)
+
+
+async def _fails(
+    hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
+) -> ServiceValidationError:
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, entry, service, **data)
+    assert err.value.translation_domain == DOMAIN
+    return err.value
+
+
+def _state(hass: HomeAssistant, entity_id: str) -> str:
+    state = get_state(hass, entity_id)
+    assert state is not None
+    return state.state
+
+
+async def test_services_registered(hass: HomeAssistant) -> None:
+    """One service per action, and the query."""
+    assert set(hass.services.async_services_for_domain(DOMAIN)) == ALL_SERVICES
+
+
+async def test_service_descriptions(hass: HomeAssistant) -> None:
+    """services.yaml loads, with every field of every service."""
+    descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
+    assert set(descriptions) == ALL_SERVICES
+    assert descriptions["place_order"]["fields"]["lines"]["selector"] == {"object": None}
+    assert descriptions["adjust_inventory"]["fields"]["mode"]["required"] is True
+
+
+async def test_place_cancel_refund(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Orders are placed, cancelled (restocked) and refunded."""
+    entry = init_integration
+    placed = await _call(
+        hass,
+        entry,
+        "place_order",
+        lines=[{"product": "product.latte_hot", "qty": 2}, {"product": "product.croissant"}],
+        channel="togo",
+        note="덜 뜨겁게",
+        zone="zone.hall",
+        reason="counter",
+    )
+    assert placed["total"] == 2 * 5000 + 3800
+    assert placed["status"] == "paid"
+    assert placed["shortfall"] == []
+    assert _state(hass, "sensor.careon_cafe_uyu_stock") == str(18000 - 400)
+    assert _state(hass, "sensor.careon_cafe_average_ticket") == str(13800)
+
+    cancelled = await _call(hass, entry, "cancel_order", order=placed["order_id"])
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["restocked"]["inventory_item.milk"] == 400
+    assert _state(hass, "sensor.careon_cafe_uyu_stock") == "18000"
+    assert _state(hass, "sensor.careon_cafe_orders_today") == "0"
+    assert _state(hass, "sensor.careon_cafe_average_ticket") == "unknown"
+
+    err = await _fails(hass, entry, "refund_order", order=placed["order_id"])
+    assert err.translation_key == "order_status_invalid"
+    assert (err.translation_placeholders or {})["status"] == "cancelled"
+
+    second = await _call(
+        hass, entry, "place_order", lines=[{"product": "product.croissant"}], status="completed"
+    )
+    refunded = await _call(hass, entry, "refund_order", order=second["order_id"], restock=True)
+    assert refunded == {
+        "order_id": second["order_id"],
+        "status": "refunded",
+        "previous_status": "completed",
+        "restocked": {"inventory_item.croissant": 1},
+    }
+
+
+async def test_place_order_errors(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """The engine's checks come back translated, naming the field."""
+    entry = init_integration
+    err = await _fails(hass, entry, "place_order", lines=[{"product": "product.bingsu"}])
+    assert err.translation_key == "object_not_found"
+    assert err.translation_placeholders == {
+        "field": "lines[0].product",
+        "object_id": "product.bingsu",
+    }
+    assert str(err) == "lines[0].product: there is no object product.bingsu"
+
+    err = await _fails(
+        hass, entry, "place_order", lines=[{"product": "product.croissant", "qty": 50}]
+    )
+    assert err.translation_key == "insufficient_stock"
+    assert err.translation_placeholders == {
+        "field": "lines[0].qty",
+        "item": "크루아상",
+        "needed": "50",
+        "on_hand": "12",
+    }
+
+    err = await _fails(
+        hass, entry, "place_order", lines=[{"product": "product.croissant", "qty": "lots"}]
+    )
+    assert err.translation_key == "invalid_type"
+    assert err.translation_placeholders == {"field": "lines[0].qty", "expected": "whole number"}
+
+    err = await _fails(
+        hass, entry, "place_order", lines=[{"product": "product.croissant"}], channel="drone"
+    )
+    assert err.translation_key == "invalid_choice"
+    assert (err.translation_placeholders or {})["field"] == "channel"
+
+    err = await _fails(hass, entry, "place_order")
+    assert err.translation_key == "missing_field"
+    assert err.translation_placeholders == {"field": "lines"}
+
+    err = await _fails(hass, entry, "place_order", lines=[])
+    assert err.translation_key == "empty_list"
+
+    err = await _fails(
+        hass, entry, "place_order", lines=[{"product": "product.croissant"}], table="7"
+    )
+    assert err.translation_key == "unknown_field"
+    assert err.translation_placeholders == {"field": "table"}
+
+    # The shape of a call is checked by the schema: lines are mappings.
+    with pytest.raises(vol.Invalid):
+        await _call(hass, entry, "place_order", lines=["product.croissant"])
+
+    # The nothing-changed promise: no order was recorded.
+    assert _state(hass, "sensor.careon_cafe_orders_today") == "0"
+
+
+async def test_unavailable_product(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """A product taken off sale cannot be ordered through the service."""
+    entry = init_integration
+    result = await _call(
+        hass, entry, "update_availability", product="product.croissant", available=False
+    )
+    assert result == {"product_id": "product.croissant", "available": False, "changed": True}
+    assert _state(hass, "switch.careon_cafe_beoteo_keuruasang_on_sale") == "off"
+
+    err = await _fails(hass, entry, "place_order", lines=[{"product": "product.croissant"}])
+    assert err.translation_key == "product_unavailable"
+    assert err.translation_placeholders == {"field": "lines[0].product", "product": "버터 크루아상"}
+
+    err = await _fails(
+        hass, entry, "update_availability", product="inventory_item.milk", available=True
+    )
+    assert err.translation_key == "wrong_object_type"
+
+
+async def test_stock(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Stock is received and adjusted; bad quantities are refused."""
+    entry = init_integration
+    received = await _call(
+        hass,
+        entry,
+        "receive_stock",
+        lines=[{"item": "inventory_item.milk", "qty": 6000, "unit_cost": 3}],
+    )
+    assert received["items"] == [
+        {"item_id": "inventory_item.milk", "name": "우유", "received": 6000, "on_hand": 24000}
+    ]
+    assert _state(hass, "sensor.careon_cafe_uyu_stock") == "24000"
+
+    adjusted = await _call(
+        hass, entry, "adjust_inventory", item="inventory_item.milk", mode="waste", qty=1000
+    )
+    assert adjusted["on_hand"] == 23000
+    assert adjusted["delta"] == -1000
+
+    adjusted = await _call(
+        hass, entry, "adjust_inventory", item="inventory_item.croissant", mode="count", qty=2
+    )
+    assert adjusted["on_hand"] == 2
+    assert _state(hass, "binary_sensor.careon_cafe_keuruasang_low_stock") == "on"
+    assert _state(hass, "sensor.careon_cafe_low_stock_items") == "1"
+
+    err = await _fails(
+        hass, entry, "adjust_inventory", item="inventory_item.milk", mode="waste", qty=-5
+    )
+    assert err.translation_key == "out_of_range"
+    err = await _fails(
+        hass, entry, "adjust_inventory", item="inventory_item.milk", mode="melt", qty=5
+    )
+    assert err.translation_key == "invalid_choice"
+    err = await _fails(hass, entry, "receive_stock")
+    assert err.translation_key == "missing_field"
+
+
+async def test_setup_actions(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Objects and links are created, changed and removed; the schema grows."""
+    entry = init_integration
+    created = await _call(
+        hass,
+        entry,
+        "create_object",
+        object_type="Supplier",
+        name="제주 녹차농원",
+        key="jeju_tea",
+        properties={"order_method": "phone"},
+    )
+    assert created == {"object_id": "supplier.jeju_tea", "object_type": "Supplier", "version": 1}
+    err = await _fails(
+        hass, entry, "create_object", object_type="Supplier", name="again", key="jeju_tea"
+    )
+    assert err.translation_key == "duplicate_object"
+
+    updated = await _call(
+        hass,
+        entry,
+        "update_object",
+        object_id="supplier.jeju_tea",
+        properties={"lead_time_days": 4},
+        expected_version=1,
+    )
+    assert updated == {"object_id": "supplier.jeju_tea", "version": 2}
+    err = await _fails(
+        hass, entry, "update_object", object_id="supplier.jeju_tea", name="x", expected_version=1
+    )
+    assert err.translation_key == "stale_version"
+    assert (err.translation_placeholders or {})["expected"] == "1"
+
+    linked = await _call(
+        hass,
+        entry,
+        "set_link",
+        source="inventory_item.matcha",
+        link_type="supplied_by",
+        target="supplier.jeju_tea",
+    )
+    assert linked["created"] is True
+    err = await _fails(
+        hass,
+        entry,
+        "set_link",
+        source="inventory_item.matcha",
+        link_type="supplied_by",
+        target="zone.hall",
+    )
+    assert err.translation_key == "wrong_link_target"
+
+    removed = await _call(
+        hass,
+        entry,
+        "remove_link",
+        source="inventory_item.matcha",
+        link_type="supplied_by",
+        target="supplier.jeju_tea",
+    )
+    assert removed["target"] == "supplier.jeju_tea"
+    err = await _fails(
+        hass,
+        entry,
+        "remove_link",
+        source="inventory_item.matcha",
+        link_type="supplied_by",
+        target="supplier.jeju_tea",
+    )
+    assert err.translation_key == "link_not_found"
+
+    deleted = await _call(hass, entry, "delete_object", object_id="supplier.jeju_tea")
+    assert deleted == {"object_id": "supplier.jeju_tea", "object_type": "Supplier"}
+    err = await _fails(hass, entry, "delete_object", object_id="supplier.jeju_tea")
+    assert err.translation_key == "object_not_found"
+
+    defined = await _call(
+        hass,
+        entry,
+        "define_type",
+        object_type="Table",
+        properties={"seats": {"kind": "integer", "min": 1}},
+        links={"in_zone": {"target": "Zone"}},
+    )
+    assert defined["object_type"] == "Table"
+    table = await _call(
+        hass,
+        entry,
+        "create_object",
+        object_type="Table",
+        name="창가 2인석",
+        key="window",
+        properties={"seats": 2},
+        links=[{"link_type": "in_zone", "target": "zone.hall"}],
+    )
+    assert table["object_id"] == "table.window"
+    err = await _fails(hass, entry, "define_type", object_type="Table", properties={"seats": {}})
+    assert err.translation_key == "schema_conflict"
+    err = await _fails(hass, entry, "create_object", object_type="Spaceship", name="x")
+    assert err.translation_key == "unknown_object_type"
+
+
+async def test_query(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Objects by type and filter, with links followed."""
+    entry = init_integration
+    response = await _call(
+        hass,
+        entry,
+        "query",
+        object_type="Product",
+        filters={"category": "커피", "price": {"gte": 5500}},
+        follow="requires.supplied_by",
+    )
+    names = [obj["name"] for obj in response["objects"]]
+    assert names == ["바닐라 라떼", "오트 라떼"]
+    oat = response["objects"][1]
+    oat_milk = next(i for i in oat["links"]["requires"] if i["id"] == "inventory_item.oat_milk")
+    assert oat_milk["link"] == {"qty": 200}
+    assert [s["id"] for s in oat_milk["links"]["supplied_by"]] == ["supplier.dairy"]
+
+    response = await _call(hass, entry, "query", object_ids=["zone.hall", "zone.terrace"], limit=1)
+    assert [obj["id"] for obj in response["objects"]] == ["zone.terrace"]
+
+    err = await _fails(hass, entry, "query", object_type="Product", filters={"colour": "red"})
+    assert err.translation_key == "unknown_field"
+    assert err.translation_placeholders == {"field": "filters.colour"}
+    err = await _fails(hass, entry, "query")
+    assert err.translation_key == "missing_field"
+
+    # A query only responds.
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN,
+            "query",
+            {"config_entry_id": entry.entry_id, "object_type": "Zone"},
+            blocking=True,
+        )
+
+
+async def test_action_without_response(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Actions may be called without asking for their result."""
+    assert (
+        await hass.services.async_call(
+            DOMAIN,
+            "update_availability",
+            {
+                "config_entry_id": init_integration.entry_id,
+                "product": "product.croissant",
+                "available": False,
+            },
+            blocking=True,
+        )
+        is None
+    )
+
+
+async def test_idempotency_conflict(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """An idempotency key belongs to one action."""
+    entry = init_integration
+    await _call(
+        hass,
+        entry,
+        "update_availability",
+        product="product.croissant",
+        available=False,
+        idempotency_key="k1",
+    )
+    err = await _fails(
+        hass,
+        entry,
+        "adjust_inventory",
+        item="inventory_item.croissant",
+        mode="count",
+        qty=-1,
+        idempotency_key="k1",
+    )
+    assert err.translation_key == "idempotency_conflict"
+
+
+async def test_entry_errors(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """A call names a loaded CareOn entry."""
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, init_integration, "query", config_entry_id="nope", object_type="Zone")
+    assert err.value.translation_key == "entry_not_found"
+
+    other = MockConfigEntry(domain="other")
+    other.add_to_hass(hass)
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "query",
+            {"config_entry_id": other.entry_id, "object_type": "Zone"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "entry_not_found"
+
+    assert await hass.config_entries.async_unload(init_integration.entry_id)
+    assert init_integration.state is ConfigEntryState.NOT_LOADED
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(hass, init_integration, "place_order", lines=[{"product": "product.croissant"}])
+    assert err.value.translation_key == "entry_not_loaded"
+    assert err.value.translation_placeholders == {"store": "CareOn Cafe"}
+
+
+async def test_database_unavailable(
+    hass: HomeAssistant, init_integration: MockConfigEntry, store_path: Any
+) -> None:
+    """An unreachable database is a HomeAssistantError, not the caller's mistake."""
+    await init_integration.runtime_data.engine.close()
+    store_path.rename(store_path.with_suffix(".moved"))
+    store_path.mkdir()
+    for service, data in (
+        ("query", {"object_type": "Zone"}),
+        ("update_availability", {"product": "product.croissant", "available": False}),
+    ):
+        with pytest.raises(HomeAssistantError) as err:
+            await _call(hass, init_integration, service, **data)
+        assert not isinstance(err.value, ServiceValidationError)
+        assert err.value.translation_key == "database_unavailable"
+    store_path.rmdir()
+    store_path.with_suffix(".moved").rename(store_path)
