@@ -72,21 +72,6 @@ async def _seed_menu(engine: ActionEngine) -> None:
         )
 
 
-async def careon_rate(path: Path, orders: int) -> float:
-    """Orders per second through the action engine."""
-    engine = await ActionEngine.open(sqlite_url(path), timezone="Asia/Seoul")
-    try:
-        await _seed_menu(engine)
-        for _ in range(50):  # warm caches
-            await engine.execute("place_order", {"lines": LINES}, actor="bench", source="pos")
-        start = time.perf_counter()
-        for _ in range(orders):
-            await engine.execute("place_order", {"lines": LINES}, actor="bench", source="pos")
-        return orders / (time.perf_counter() - start)
-    finally:
-        await engine.close()
-
-
 def _baseline_order(db: sqlite3.Connection) -> None:
     """The same reads and writes as place_order, written by hand."""
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
@@ -140,25 +125,47 @@ def _baseline_order(db: sqlite3.Connection) -> None:
     db.execute("COMMIT")
 
 
-async def baseline_rate(path: Path, orders: int) -> float:
-    """Orders per second with hand-written sqlite3 statements."""
-    engine = await ActionEngine.open(sqlite_url(path), timezone="Asia/Seoul")
-    try:
-        await _seed_menu(engine)  # the same menu and tables
-    finally:
-        await engine.close()
+def _open_baseline(path: Path) -> sqlite3.Connection:
     db = sqlite3.connect(path, isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
+        db.execute(f"PRAGMA {pragma}")
+    return db
+
+
+async def order_rates(folder: Path, orders: int, rounds: int) -> tuple[list[float], list[float]]:
+    """Orders per second, CareOn and hand-written, measured in alternating rounds.
+
+    Alternating keeps both sides under the same background load of a shared machine.
+    """
+    careon_path, baseline_path = folder / "careon.db", folder / "baseline.db"
+    # the same tables (CareOn's migrations) and the same menu on both sides
+    baseline_engine = await ActionEngine.open(sqlite_url(baseline_path), timezone="Asia/Seoul")
     try:
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON"):
-            db.execute(f"PRAGMA {pragma}")
-        for _ in range(50):
+        await _seed_menu(baseline_engine)
+    finally:
+        await baseline_engine.close()
+    engine = await ActionEngine.open(sqlite_url(careon_path), timezone="Asia/Seoul")
+    db = _open_baseline(baseline_path)
+    careon_rates, baseline_rates = [], []
+    try:
+        await _seed_menu(engine)
+        for _ in range(50):  # warm caches on both sides
+            await engine.execute("place_order", {"lines": LINES}, actor="bench", source="pos")
             _baseline_order(db)
-        start = time.perf_counter()
-        for _ in range(orders):
-            _baseline_order(db)
-        return orders / (time.perf_counter() - start)
+        per_round = max(1, orders // rounds)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for _ in range(per_round):
+                await engine.execute("place_order", {"lines": LINES}, actor="bench", source="pos")
+            careon_rates.append(per_round / (time.perf_counter() - start))
+            start = time.perf_counter()
+            for _ in range(per_round):
+                _baseline_order(db)
+            baseline_rates.append(per_round / (time.perf_counter() - start))
     finally:
         db.close()
+        await engine.close()
+    return careon_rates, baseline_rates
 
 
 async def link_query_latency(path: Path, objects: int, queries: int) -> tuple[float, float]:
@@ -209,23 +216,32 @@ async def link_query_latency(path: Path, objects: int, queries: int) -> tuple[fl
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--orders", type=int, default=2000)
+    parser.add_argument("--orders", type=int, default=3000)
+    parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--objects", type=int, default=10_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        careon = await careon_rate(folder / "careon.db", args.orders)
-        baseline = await baseline_rate(folder / "baseline.db", args.orders)
+        careon, baseline = await order_rates(folder, args.orders, args.rounds)
         p50, p95 = await link_query_latency(folder / "store10k.db", args.objects, args.queries)
+    careon_median, baseline_median = statistics.median(careon), statistics.median(baseline)
     print(
-        f"place_order (3 lines x 2 ingredients), SQLite WAL synchronous=FULL, {args.orders} orders"
+        f"place_order, 3 lines x 2 ingredients, SQLite WAL synchronous=FULL, {args.orders} "
+        f"orders per side in {args.rounds} alternating rounds"
     )
-    print(f"  CareOn action engine : {careon:8.0f} orders/s")
-    print(f"  hand-written sqlite3 : {baseline:8.0f} orders/s")
-    print(f"  ratio (baseline / CareOn): {baseline / careon:.2f}x")
     print(
-        f"link query product -> requires -> inventory, {args.objects} objects, {args.queries} queries"
+        f"  CareOn action engine : {careon_median:6.0f} orders/s (median; rounds "
+        f"{', '.join(f'{r:.0f}' for r in careon)})"
+    )
+    print(
+        f"  hand-written sqlite3 : {baseline_median:6.0f} orders/s (median; rounds "
+        f"{', '.join(f'{r:.0f}' for r in baseline)})"
+    )
+    print(f"  ratio hand-written / CareOn: {baseline_median / careon_median:.2f}x")
+    print(
+        f"link query product -> requires -> inventory on {args.objects} objects, "
+        f"{args.queries} queries (query service: a read transaction + the traversal)"
     )
     print(f"  p50 {p50:.3f} ms, p95 {p95:.3f} ms")
 

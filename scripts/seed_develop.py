@@ -45,8 +45,12 @@ def main(config_dir: Path) -> None:
     storage = (
         json.loads(entries_path.read_text(encoding="utf-8"))
         if entries_path.exists()
-        else {"version": 1, "minor_version": 5, "key": "core.config_entries",
-              "data": {"entries": []}}
+        else {
+            "version": 1,
+            "minor_version": 5,
+            "key": "core.config_entries",
+            "data": {"entries": []},
+        }
     )
     entries = storage["data"]["entries"]
     if any(entry["domain"] == DOMAIN for entry in entries):
@@ -57,25 +61,30 @@ def main(config_dir: Path) -> None:
     url = sqlite_url(database)
     created = asyncio.run(_seed(url, demo["store"]["timezone"]))
     now = datetime.now(UTC).isoformat()
-    entries.append({
-        "created_at": now,
-        "data": {CONF_TIMEZONE: demo["store"]["timezone"], CONF_DATABASE: DATABASE_SQLITE,
-                 CONF_DATABASE_URL: url},
-        "discovery_keys": {},
-        "disabled_by": None,
-        "domain": DOMAIN,
-        "entry_id": uuid.uuid4().hex,
-        "minor_version": 1,
-        "modified_at": now,
-        "options": {},
-        "pref_disable_new_entities": False,
-        "pref_disable_polling": False,
-        "source": "user",
-        "subentries": [],
-        "title": demo["store"]["name"],
-        "unique_id": str(database),
-        "version": 1,
-    })
+    entries.append(
+        {
+            "created_at": now,
+            "data": {
+                CONF_TIMEZONE: demo["store"]["timezone"],
+                CONF_DATABASE: DATABASE_SQLITE,
+                CONF_DATABASE_URL: url,
+            },
+            "discovery_keys": {},
+            "disabled_by": None,
+            "domain": DOMAIN,
+            "entry_id": uuid.uuid4().hex,
+            "minor_version": 1,
+            "modified_at": now,
+            "options": {},
+            "pref_disable_new_entities": False,
+            "pref_disable_polling": False,
+            "source": "user",
+            "subentries": [],
+            "title": demo["store"]["name"],
+            "unique_id": str(database),
+            "version": 1,
+        }
+    )
     entries_path.parent.mkdir(parents=True, exist_ok=True)
     entries_path.write_text(json.dumps(storage, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"develop: demo cafe ready in {database} ({created} objects), CareOn entry added")  # noqa: T201

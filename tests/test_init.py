@@ -112,7 +112,9 @@ async def test_database_lost_while_running(
     clears both."""
     engine = init_integration.runtime_data.engine
     saved = tmp_path / "saved.db"
-    await engine.close()  # drop the pooled connection, as a server restart would
+    # Drop the pooled connections, as a server restart would. (Not engine.close(): a closed
+    # engine refuses all further work for good, and the store could never come back.)
+    await engine.engine.dispose()
     shutil.move(demo_store, saved)
     demo_store.mkdir()
 

@@ -26,7 +26,6 @@ from .coordinator import (
     async_delete_database_issue,
 )
 from .core import ActionEngine, ActionResult, StoreUnavailableError
-from .core.schema import default_schema
 from .helpers import ACTION_CONTEXT
 from .services import async_setup_services
 
@@ -49,8 +48,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
         await dt_util.async_get_time_zone(entry.data[CONF_TIMEZONE])
         or dt_util.get_default_time_zone()
     )
-    # The default schema is read from a file once; keep that off the event loop.
-    await hass.async_add_executor_job(default_schema)
     try:
         engine = await ActionEngine.open(entry.data[CONF_DATABASE_URL], timezone=timezone)
     except StoreUnavailableError as err:

@@ -41,8 +41,7 @@ from .const import (
 from .coordinator import CareOnConfigEntry
 from .core import ActionEngine, StoreUnavailableError, ValidationError
 from .core.database import normalise_url, redact_url, sqlite_url
-from .core.demo import load_demo_data, seed_demo_store
-from .core.schema import default_schema
+from .core.demo import seed_demo_store
 
 # What a redacted URL shows instead of the password; typed back unchanged, it keeps it.
 REDACTED_PASSWORD = "***"
@@ -104,9 +103,6 @@ async def async_prepare_store(
 
     Raises ``CannotConnect`` or ``DatabaseNotEmpty``.
     """
-    # Files are read off the event loop: the default schema, and the demo cafe.
-    await hass.async_add_executor_job(default_schema)
-    demo = await hass.async_add_executor_job(load_demo_data) if load_demo else None
     try:
         engine = await ActionEngine.open(
             url,
@@ -116,8 +112,8 @@ async def async_prepare_store(
         LOGGER.debug("Cannot open the CareOn database %s: %s", redact_url(url), err)
         raise CannotConnect from err
     try:
-        if demo is not None:
-            await seed_demo_store(engine, demo)
+        if load_demo:
+            await seed_demo_store(engine)
         else:
             await engine.execute(
                 "create_object",
@@ -132,7 +128,7 @@ async def async_prepare_store(
                 idempotency_key="setup:store",
             )
     except ValidationError as err:
-        if demo is not None:
+        if load_demo:
             raise DatabaseNotEmpty from err
         # The database already holds a store (it was set up before): keep it as it is.
         LOGGER.debug("Keeping the store already in %s: %s", redact_url(url), err)

@@ -25,7 +25,6 @@ from .const import (
 from .core import ActionEngine, StoreSnapshot, StoreUnavailableError, store_snapshot
 from .core.database import redact_url
 from .core.queries import day_bounds
-from .helpers import DatabaseActivity
 
 
 @dataclass(kw_only=True)
@@ -57,7 +56,6 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
             ),
         )
         self.engine = engine
-        self.activity = DatabaseActivity()
         self.day_start_hour: int = int(
             entry.options.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR)
         )
@@ -67,7 +65,7 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
         """Read products, stock and today's sales in one transaction."""
         now = dt_util.utcnow()
         try:
-            async with self.activity.track(), self.engine.reader() as ontology:
+            async with self.engine.reader() as ontology:
                 snapshot = await store_snapshot(
                     ontology,
                     tz=self.engine.timezone,
@@ -88,9 +86,8 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
         return snapshot
 
     async def async_close(self) -> None:
-        """Stop refreshing, let work in progress finish, and close the database."""
+        """Stop refreshing and close the database (after the work in flight)."""
         await self.async_shutdown()
-        await self.activity.async_wait_idle()
         await self.engine.close()
 
 

@@ -24,8 +24,7 @@ async def async_get_config_entry_diagnostics(
     snapshot = entry.runtime_data.coordinator.data
     schema = engine.schema
     objects: list[dict[str, Any]] = []
-    activity = entry.runtime_data.coordinator.activity
-    async with activity.track(), engine.reader() as ontology:
+    async with engine.reader() as ontology:
         version = await schema_version(ontology.conn)
         for object_type in schema.types:
             for obj in await ontology.by_type(object_type):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -17,36 +15,6 @@ from .core import ActionEngine, ActionResult, CareOnError, StoreUnavailableError
 # The Home Assistant context of the action being executed, so that the events announcing it
 # (fired from the engine's listener, in the same task) carry the user who asked for it.
 ACTION_CONTEXT: ContextVar[Context | None] = ContextVar("careon_action_context", default=None)
-
-
-class DatabaseActivity:
-    """Counts the reads and actions in progress, so that the database closes after them.
-
-    Closing the engine's pool while a connection is checked out would leave that connection
-    (and, with SQLite, its thread) open for good.
-    """
-
-    def __init__(self) -> None:
-        """Initialize: nothing in progress."""
-        self._active = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    @asynccontextmanager
-    async def track(self) -> AsyncIterator[None]:
-        """Count the work inside the block."""
-        self._active += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._active -= 1
-            if not self._active:
-                self._idle.set()
-
-    async def async_wait_idle(self) -> None:
-        """Return once nothing is in progress."""
-        await self._idle.wait()
 
 
 def actor_for(context: Context | None) -> str:
@@ -74,7 +42,6 @@ def translate_error(err: CareOnError) -> HomeAssistantError:
 
 async def async_execute(
     engine: ActionEngine,
-    activity: DatabaseActivity,
     action: str,
     params: Mapping[str, Any],
     *,
@@ -86,15 +53,14 @@ async def async_execute(
     """Run one action for a Home Assistant caller; raise translated errors."""
     token = ACTION_CONTEXT.set(context)
     try:
-        async with activity.track():
-            return await engine.execute(
-                action,
-                params,
-                actor=actor_for(context),
-                source=source,
-                idempotency_key=idempotency_key,
-                reason=reason,
-            )
+        return await engine.execute(
+            action,
+            params,
+            actor=actor_for(context),
+            source=source,
+            idempotency_key=idempotency_key,
+            reason=reason,
+        )
     except CareOnError as err:
         raise translate_error(err) from err
     finally:

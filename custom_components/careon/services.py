@@ -147,7 +147,6 @@ async def _async_run_action(call: ServiceCall) -> dict[str, Any]:
     entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     result = await async_execute(
         entry.runtime_data.engine,
-        entry.runtime_data.coordinator.activity,
         call.service,
         _params(call),
         context=call.context,
@@ -163,7 +162,7 @@ async def _async_query(call: ServiceCall) -> dict[str, Any]:
     entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     engine = entry.runtime_data.engine
     try:
-        async with entry.runtime_data.coordinator.activity.track(), engine.reader() as ontology:
+        async with engine.reader() as ontology:
             objects = await query_objects(ontology, engine.schema, _params(call))
     except CareOnError as err:
         raise translate_error(err) from err

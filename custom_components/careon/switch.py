@@ -85,7 +85,6 @@ class CareOnProductSwitchEntity(CareOnObjectEntity, SwitchEntity):
         description = self.entity_description
         await async_execute(
             self.coordinator.engine,
-            self.coordinator.activity,
             description.action,
             description.params_fn(self.store_object_id, on),
             context=self._context,

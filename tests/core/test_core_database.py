@@ -10,10 +10,10 @@ import subprocess
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from custom_components.careon.core import ActionEngine, StoreUnavailableError
+from custom_components.careon.core import ActionContext, ActionEngine, StoreUnavailableError
 from custom_components.careon.core.database import (
     LATEST_VERSION,
     create_engine,
@@ -199,11 +199,6 @@ async def test_an_unsupported_or_malformed_url_does_not_open(tmp_path: Path) -> 
             await ActionEngine.open(url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (database.py, lead): create_engine() runs outside "
-    "open_database's try; an unusable SQLite directory raises a bare OSError",
-)
 async def test_an_unusable_sqlite_path_is_store_unavailable(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -286,12 +281,6 @@ async def test_a_server_that_goes_away_and_comes_back(socket_enabled: None, act,
             await engine.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (engine.py, lead): the long-lived writer connection "
-    "is not checked after being idle; the first action after a database restart "
-    "fails although the database is back",
-)
 async def test_the_first_action_after_a_restart_succeeds(socket_enabled: None, act) -> None:
     with PostgresServer("careon_restart2") as server:
         engine = await ActionEngine.open(server.url)
@@ -326,3 +315,108 @@ async def test_engine_open_wraps_errors_reading_the_schema(db_url: str) -> None:
         await raw.dispose()
     with pytest.raises(StoreUnavailableError):
         await ActionEngine.open(db_url)
+
+
+async def _zone(engine: ActionEngine, act) -> None:
+    await act(
+        engine,
+        "create_object",
+        object_type="Zone",
+        key="hall",
+        name="홀",
+        properties={"kind": "dining"},
+    )
+
+
+async def _actions(engine: ActionEngine) -> list[str]:
+    async with engine.engine.connect() as conn:
+        rows = await conn.execute(select(audit_table.c.action).order_by(audit_table.c.id))
+        return list(rows.scalars())
+
+
+async def test_a_restart_in_the_middle_of_an_action_is_retried_once(
+    socket_enabled: None, act, get
+) -> None:
+    """The connection is lost before the commit was sent: nothing was written, so the action
+    runs once more on a new connection; lost twice, it gives up."""
+    with PostgresServer("careon_restart3") as server:
+        engine = await ActionEngine.open(server.url)
+        try:
+            await _zone(engine, act)
+            calls: list[int] = []
+            restarts = {1}
+
+            async def restart_then_read(ctx: ActionContext) -> None:
+                calls.append(len(calls) + 1)
+                if len(calls) in restarts:
+                    _stop(server)
+                    _start(server)
+                await ctx.ontology.get("zone.hall")  # on a connection the restart dropped
+
+            engine.before_commit.append(restart_then_read)
+            await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 3})
+            assert calls == [1, 2]
+            assert (await get(engine, "zone.hall")).get("capacity") == 3
+            assert await _actions(engine) == ["create_object", "update_object"]
+
+            calls.clear()
+            restarts = {1, 2}
+            with pytest.raises(StoreUnavailableError) as info:
+                await act(
+                    engine, "update_object", object_id="zone.hall", properties={"capacity": 4}
+                )
+            assert info.value.translation_key == "database_unavailable"
+            assert calls == [1, 2]  # one retry, not more
+            assert (await get(engine, "zone.hall")).get("capacity") == 3
+            assert await _actions(engine) == ["create_object", "update_object"]
+
+            engine.before_commit.clear()
+            await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 5})
+            assert (await get(engine, "zone.hall")).get("capacity") == 5
+        finally:
+            await engine.close()
+
+
+async def test_a_connection_lost_at_the_commit_is_never_retried(
+    socket_enabled: None, act, get
+) -> None:
+    """Lost while committing, the action's outcome is unknown: it fails rather than risk
+    running twice, and the next action works on a new connection."""
+    with PostgresServer("careon_restart4") as server:
+        engine = await ActionEngine.open(server.url)
+        try:
+            await _zone(engine, act)
+            calls: list[int] = []
+
+            async def restart_once(ctx: ActionContext) -> None:
+                # no statement after the restart: the first to notice is the COMMIT
+                calls.append(len(calls) + 1)
+                if len(calls) == 1:
+                    _stop(server)  # the transaction is rolled back with the server
+                    _start(server)
+
+            engine.before_commit.append(restart_once)
+            with pytest.raises(StoreUnavailableError):
+                await act(
+                    engine, "update_object", object_id="zone.hall", properties={"capacity": 3}
+                )
+            assert calls == [1]  # not run again
+            engine.before_commit.clear()
+            assert (await get(engine, "zone.hall")).get("capacity") is None
+            assert await _actions(engine) == ["create_object"]
+            await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 3})
+            assert (await get(engine, "zone.hall")).get("capacity") == 3
+        finally:
+            await engine.close()
+
+
+async def test_streamed_results_use_the_drivers_own_cursors(cafe: ActionEngine) -> None:
+    """A server-side cursor (SQLAlchemy's stream) works on both backends, SQLite's one-trip
+    driver included (it hands such cursors to SQLAlchemy's own adapter)."""
+    async with cafe.engine.connect() as conn:
+        result = await conn.stream(
+            select(objects_table.c.id).where(objects_table.c.type == "Product")
+        )
+        ids = [row.id async for row in result]
+    assert len(ids) == 13
+    assert "product.latte_hot" in ids

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from custom_components.careon.core import (
     ActionContext,
@@ -16,11 +18,13 @@ from custom_components.careon.core import (
     ActionResult,
     ActionType,
     ConflictError,
+    StoreUnavailableError,
     ValidationError,
 )
 from custom_components.careon.core.actions import ACTIONS
+from custom_components.careon.core.engine import SCHEMA_EXTENSIONS_KEY
 from custom_components.careon.core.fields import Field
-from custom_components.careon.core.tables import audit_table
+from custom_components.careon.core.tables import audit_table, meta_table
 
 ACTOR = "tester"  # the actor of tests/core/conftest.py's act()
 LATTE = "product.latte_hot"
@@ -363,12 +367,15 @@ async def test_a_fault_before_commit_leaves_the_database_as_it_was(
     assert await dump(cafe) != before
 
 
+def _retries(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying ")]
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 async def test_two_engines_ordering_at_once_lose_no_update(
-    database: Any, cafe_url: str, open_engine, act, on_hand
+    database: Any, cafe_url: str, open_engine, act, on_hand, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two tills (two engines, as two processes would) sell the same coffee at once."""
-    if database.backend == "sqlite":
-        pytest.skip("two writers on one SQLite file: see test_two_engines_on_one_sqlite_file")
     one, two = await open_engine(cafe_url), await open_engine(cafe_url)
     orders = 20
 
@@ -387,12 +394,15 @@ async def test_two_engines_ordering_at_once_lose_no_update(
             await asyncio.sleep(0)
         return results
 
-    first, second = await asyncio.gather(till(one, 1), till(two, 2))
+    with caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"):
+        first, second = await asyncio.gather(till(one, 1), till(two, 2))
     assert not any(r.replayed for r in (*first, *second))
     # the two tills' orders were committed interleaved, not one till after the other
     ids_one, ids_two = {r.audit_id for r in first}, {r.audit_id for r in second}
     assert min(ids_two) < max(ids_one)
     assert min(ids_one) < max(ids_two)
+    # the writer lock queues the engines' transactions: they never collide, so never retry
+    assert _retries(caplog) == []
     # americano_hot: 18 g beans, a hot cup, a lid; no sale lost, no deduction lost
     assert await on_hand(one, "espresso_beans") == 6000 - 2 * orders * 18
     assert await on_hand(one, "hot_cup") == 300 - 2 * orders
@@ -405,40 +415,61 @@ async def test_two_engines_ordering_at_once_lose_no_update(
     assert all(not r.result["shortfall"] for r in (*first, *second))
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_two_engines_on_one_sqlite_file(
     database: Any, cafe_url: str, open_engine, act, on_hand
 ) -> None:
     """Two processes on one SQLite file (Home Assistant and the demo command, say), in turn."""
-    if database.backend != "sqlite":
-        pytest.skip("SQLite only")
     one, two = await open_engine(cafe_url), await open_engine(cafe_url)
     await act(one, "place_order", lines=[{"product": AMERICANO}])
     await act(two, "place_order", lines=[{"product": AMERICANO}])
     await act(one, "place_order", lines=[{"product": AMERICANO}])
     assert await on_hand(two, "espresso_beans") == 6000 - 3 * 18
+    assert [row.action for row in (await _audit_rows(one))[52:]] == ["place_order"] * 3
 
 
-@pytest.mark.xfail(
-    reason="BUG (sqlite_driver/database, lead): a deferred BEGIN upgrades to a "
-    "write lock after reading; another connection's commit in between gives "
-    "SQLITE_BUSY_SNAPSHOT ('database is locked'), which busy_timeout cannot wait "
-    "out: the writer should BEGIN IMMEDIATE"
-)
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_two_engines_on_one_sqlite_file_at_once(
-    database: Any, cafe_url: str, open_engine, act, on_hand
+    database: Any, cafe_url: str, open_engine, act, on_hand, caplog: pytest.LogCaptureFixture
 ) -> None:
-    if database.backend != "sqlite":
-        pytest.skip("SQLite only")
+    """Two engines write one SQLite file at once: BEGIN IMMEDIATE queues them, none fails."""
     one, two = await open_engine(cafe_url), await open_engine(cafe_url)
+    orders = 10
 
-    async def till(engine: ActionEngine) -> None:
-        for _ in range(10):
-            await act(engine, "place_order", via="pos", lines=[{"product": AMERICANO}])
+    async def till(engine: ActionEngine, number: int) -> list[ActionResult]:
+        results = []
+        for index in range(orders):
+            results.append(
+                await act(
+                    engine,
+                    "place_order",
+                    via="pos",
+                    idempotency_key=f"till{number}-{index}",
+                    lines=[{"product": AMERICANO}],
+                )
+            )
             await asyncio.sleep(0)
+        return results
 
-    outcomes = await asyncio.gather(till(one), till(two), return_exceptions=True)
-    assert outcomes == [None, None]
-    assert await on_hand(two, "espresso_beans") == 6000 - 20 * 18
+    with caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"):
+        outcomes = await asyncio.gather(till(one, 1), till(two, 2), return_exceptions=True)
+    assert not any(isinstance(outcome, BaseException) for outcome in outcomes), outcomes
+    first, second = outcomes
+    assert not any(r.replayed for r in (*first, *second))
+    # no "database is locked" and no stale version: the writers waited for each other
+    assert _retries(caplog) == []
+    # every order recorded, once, with its own audit row; no deduction lost
+    rows = (await _audit_rows(one))[52:]
+    assert sorted(row.idempotency_key for row in rows) == sorted(
+        f"till{n}-{i}" for n in (1, 2) for i in range(orders)
+    )
+    assert {row.id for row in rows} == {r.audit_id for r in (*first, *second)}
+    assert await on_hand(two, "espresso_beans") == 6000 - 2 * orders * 18
+    assert await on_hand(one, "hot_cup") == 300 - 2 * orders
+    async with two.reader() as ontology:
+        assert len(await ontology.by_type("Order")) == 2 * orders
+        beans = await ontology.get("inventory_item.espresso_beans")
+    assert beans.version == 1 + 2 * orders
 
 
 async def test_stale_expected_version_from_another_engine(
@@ -470,6 +501,17 @@ async def test_stale_expected_version_from_another_engine(
     assert (await get(one, "zone.hall")).get("capacity") == 14
 
 
+# What a program outside CareOn (psql, a script, another tool) does to an object: change it
+# and bump its version, in its own transaction, without CareOn's writer lock.
+_OUTSIDE_UPDATE = text(
+    "UPDATE careon_objects SET version = version + 1, "
+    "properties = jsonb_set(properties, '{on_hand}', "
+    "to_jsonb((properties->>'on_hand')::numeric + 1)) "
+    "WHERE id = :id"
+)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 async def test_an_object_changed_on_every_attempt_ends_in_concurrent_update(
     database: Any,
     cafe_url: str,
@@ -478,17 +520,23 @@ async def test_an_object_changed_on_every_attempt_ends_in_concurrent_update(
     get,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Another writer changes the object between read and write, every time: give up."""
-    if database.backend == "sqlite":
-        pytest.skip("SQLite has one writer at a time; the race needs PostgreSQL")
-    other = await open_engine(cafe_url)
+    """A writer outside CareOn changes the object between read and write, every time: give up.
+
+    Two CareOn engines never race (the writer lock queues them); the version check is what
+    still protects the store from everything else that writes its tables. SQLite cannot have
+    this race: its writer holds the whole file from BEGIN IMMEDIATE on.
+    """
+    outside = create_async_engine(cafe_url, isolation_level="AUTOCOMMIT")
     attempts: list[int] = []
 
     async def touch_then_write(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
         item = await ctx.ontology.require("item", params["item"], "InventoryItem")
         attempts.append(item.version)
-        # another writer gets in between this action's read and its write
-        await act(other, "adjust_inventory", item=item.id, mode="correction", qty=1)
+        # the outside writer gets in between this action's read and its write (and is not
+        # held up by the action's writer lock: a deadlock here fails instead of hanging)
+        async with outside.connect() as conn:
+            changed = await asyncio.wait_for(conn.execute(_OUTSIDE_UPDATE, {"id": item.id}), 10)
+        assert changed.rowcount == 1
         await ctx.ontology.update(item, {**item.properties, "on_hand": 0})
         return {}
 
@@ -498,19 +546,28 @@ async def test_an_object_changed_on_every_attempt_ends_in_concurrent_update(
         apply=touch_then_write,
     )
     engine = await open_engine(cafe_url, actions={**ACTIONS, "racy_count": racy})
-    with (
-        caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"),
-        pytest.raises(ConflictError) as info,
-    ):
-        await act(engine, "racy_count", item="inventory_item.milk")
+    audit_before = await _audit_rows(engine)
+    try:
+        with (
+            caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"),
+            pytest.raises(ConflictError) as info,
+        ):
+            await act(engine, "racy_count", item="inventory_item.milk")
+    finally:
+        await outside.dispose()
     assert info.value.translation_key == "concurrent_update"
     assert info.value.placeholders == {"action": "racy_count"}
     assert attempts == [1, 2, 3, 4, 5]  # re-read every time, five attempts
-    assert len([r for r in caplog.records if "Retrying racy_count" in r.getMessage()]) == 5
+    assert len([m for m in _retries(caplog) if m.startswith("Retrying racy_count")]) == 5
     milk = await get(engine, "inventory_item.milk")
-    assert milk.get("on_hand") == 18005  # only the other writer's changes
-    rows = await _audit_rows(engine)
-    assert [row.action for row in rows[-5:]] == ["adjust_inventory"] * 5
+    assert milk.get("on_hand") == 18005  # only the outside writer's changes
+    assert milk.version == 6
+    # no audit row for the action that gave up (the outside writer writes none)
+    assert await _audit_rows(engine) == audit_before
+
+    # the engine goes on: once nobody else writes, actions on the object commit
+    await act(engine, "adjust_inventory", item="inventory_item.milk", mode="count", qty=100)
+    assert (await get(engine, "inventory_item.milk")).get("on_hand") == 100
 
 
 async def test_ping_reader_and_close(engine: ActionEngine) -> None:
@@ -525,3 +582,105 @@ async def test_ping_reader_and_close(engine: ActionEngine) -> None:
         assert (await ontology.conn.execute(text("SELECT 1"))).scalar() == 1
     await engine.close()
     await engine.close()  # twice is fine
+
+
+async def test_close_waits_for_work_in_flight_and_refuses_new_work(
+    cafe_url: str, open_engine, act, get
+) -> None:
+    """Closing lets a read and an action in flight finish, refuses what comes after it, and
+    leaves no connection open."""
+    engine: ActionEngine = await open_engine(cafe_url)
+    reading, acting, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def read() -> Any:
+        async with engine.reader() as ontology:
+            reading.set()
+            await release.wait()
+            return await ontology.get("zone.hall")
+
+    async def hold(ctx: ActionContext) -> None:
+        acting.set()
+        await release.wait()
+
+    engine.before_commit.append(hold)
+    reader = asyncio.create_task(read())
+    action = asyncio.create_task(
+        act(engine, "update_object", object_id="zone.hall", properties={"capacity": 20})
+    )
+    await asyncio.wait_for(asyncio.gather(reading.wait(), acting.wait()), 10)
+    closing = asyncio.create_task(engine.close())
+    await asyncio.sleep(0.1)
+    assert not closing.done()  # the read and the action are still in flight
+
+    with pytest.raises(StoreUnavailableError) as info:
+        async with engine.reader():
+            pass
+    assert info.value.translation_key == "database_unavailable"
+    with pytest.raises(StoreUnavailableError):
+        await engine.ping()
+    with pytest.raises(StoreUnavailableError):
+        await act(engine, "place_order", lines=[{"product": AMERICANO}])
+
+    release.set()
+    assert (await asyncio.wait_for(reader, 10)).id == "zone.hall"  # the read finished
+    committed = await asyncio.wait_for(action, 10)
+    await asyncio.wait_for(closing, 10)
+    assert engine.engine.pool.checkedout() == 0
+    with pytest.raises(StoreUnavailableError):
+        await act(engine, "place_order", lines=[{"product": AMERICANO}])
+
+    # the action that was in flight committed; the refused ones changed nothing
+    other = await open_engine(cafe_url)
+    assert (await get(other, "zone.hall")).get("capacity") == 20
+    rows = await _audit_rows(other)
+    assert rows[-1].id == committed.audit_id
+    assert [row.action for row in rows[52:]] == ["update_object"]
+
+
+async def _create_existing(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Insert an object whose id is taken, past the checks create_object makes."""
+    await ctx.ontology.create("Zone", "again", {"kind": "dining"}, object_id="zone.hall")
+    return {}
+
+
+async def test_a_constraint_violation_that_is_no_replay_is_store_unavailable(
+    cafe_url: str, open_engine, act, dump
+) -> None:
+    duplicate = ActionType(name="duplicate", params={}, apply=_create_existing)
+    engine = await open_engine(cafe_url, actions={**ACTIONS, "duplicate": duplicate})
+    before = await dump(engine)
+    heard: list[ActionResult] = []
+    engine.subscribe(heard.append)
+    for key in (None, "never-used"):  # with a key, the replay finds no first result
+        with pytest.raises(StoreUnavailableError) as info:
+            await act(engine, "duplicate", idempotency_key=key)
+        assert info.value.translation_key == "database_unavailable"
+        assert isinstance(info.value.__cause__, IntegrityError)
+    assert await dump(engine) == before
+    assert heard == []
+    # the writer connection is fine afterwards
+    await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 9})
+
+
+async def test_a_stored_schema_extension_this_version_cannot_build_does_not_open(
+    db_url: str, open_engine, act
+) -> None:
+    engine = await open_engine(db_url)
+    await act(engine, "define_type", object_type="Table", properties={"seats": {"kind": "integer"}})
+    await engine.close()
+    # a newer CareOn stored a property kind this version does not know
+    raw = create_async_engine(db_url)
+    try:
+        async with raw.begin() as conn:
+            await conn.execute(
+                meta_table.update()
+                .where(meta_table.c.key == SCHEMA_EXTENSIONS_KEY)
+                .values(value=[{"object_type": "Table", "properties": {"seats": {"kind": "seat"}}}])
+            )
+    finally:
+        await raw.dispose()
+    with pytest.raises(StoreUnavailableError) as info:
+        await ActionEngine.open(db_url)
+    assert info.value.translation_key == "database_unavailable"
+    assert isinstance(info.value.__cause__, ValidationError)
+    assert info.value.__cause__.translation_key == "invalid_choice"

@@ -32,6 +32,11 @@ from .tables import meta_table
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_VERSION_KEY = "schema_version"
+# An execution option that marks the connection actions are written on.
+WRITER_OPTION = "careon_writer"
+# PostgreSQL advisory lock key of a CareOn database ("careon" in ASCII): held by the writing
+# transaction, so that actions from several processes queue instead of colliding.
+WRITER_LOCK_KEY = 0x636172656F6E
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 
@@ -195,11 +200,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        adapted = conn.connection.dbapi_connection
-        if isinstance(adapted, OneTripConnection):
-            adapted.begin_pending = True  # sent with the transaction's first statement
-        else:
-            conn.exec_driver_sql("BEGIN")
+        # The writer takes SQLite's write lock up front (another process writing the same file
+        # waits for it, up to busy_timeout); readers take a snapshot.
+        begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITER_OPTION) else "BEGIN"
+        adapted: OneTripConnection = conn.connection.dbapi_connection
+        adapted.begin_pending = begin  # sent with the transaction's first statement
 
 
 def create_engine(url: str | URL) -> AsyncEngine:
@@ -225,7 +230,10 @@ async def open_database(url: str) -> AsyncEngine:
 
     Raises ``StoreUnavailableError`` when the database cannot be reached or upgraded.
     """
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except OSError as err:  # the SQLite file's folder cannot be made
+        raise StoreUnavailableError(err) from err
     try:
         async with engine.begin() as conn:
             await migrate(conn)

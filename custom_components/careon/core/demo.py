@@ -150,7 +150,9 @@ def _setup_requests(data: Mapping[str, Any]) -> list[dict[str, Any]]:
 async def seed_demo_store(engine: ActionEngine, data: Mapping[str, Any] | None = None) -> int:
     """Create the demo cafe; return how many objects were new."""
     created = 0
-    for request in _setup_requests(data or load_demo_data()):
+    if data is None:
+        data = await asyncio.to_thread(load_demo_data)  # a file: off the event loop
+    for request in _setup_requests(data):
         key = f"demo:{request['object_type']}:{request['key']}"
         result = await engine.execute(
             "create_object", request, actor=ACTOR, source=SOURCE, idempotency_key=key

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import contextlib
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -16,12 +17,12 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .database import open_database
-from .errors import ConflictError, StoreUnavailableError, ValidationError
+from .database import WRITER_LOCK_KEY, WRITER_OPTION, open_database
+from .errors import CareOnError, ConflictError, StoreUnavailableError, ValidationError
 from .fields import Field, validate_fields
 from .ontology import Ontology, StaleObjectError, utcnow
 from .schema import Schema, schema_with_extensions
@@ -31,6 +32,7 @@ _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_EXTENSIONS_KEY = "schema_extensions"
 _INSERT_AUDIT = audit_table.insert()
+_WRITER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_ATTEMPTS = 5
 # Sources whose orders are facts that already happened in the store (PRODUCT.md §2).
 FACT_SOURCES = frozenset({"pos", "payment"})
@@ -128,9 +130,16 @@ class ActionEngine:
         self.schema = schema
         self.timezone = timezone
         self._write_lock = asyncio.Lock()
+        # Reads and actions in flight: closing waits for them, since disposing of the pool under
+        # a checked-out connection would leave that connection (and its thread) open for good.
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
         # Actions run one at a time on one long-lived connection: checking a connection out
         # of the pool for every action costs more than most actions' statements.
         self._writer: AsyncConnection | None = None
+        self._committing = False
         self._listeners: list[Listener] = []
         # Run inside the transaction after an action's effects and before its commit; raising
         # aborts the action and leaves the database as it was.
@@ -155,23 +164,42 @@ class ActionEngine:
                 extensions = await conn.scalar(
                     select(meta_table.c.value).where(meta_table.c.key == SCHEMA_EXTENSIONS_KEY)
                 )
-            schema = schema_with_extensions(list(extensions or []))
-        except SQLAlchemyError as err:
+            # The default schema is a file: read it off the event loop.
+            schema = await asyncio.to_thread(schema_with_extensions, list(extensions or []))
+        except (SQLAlchemyError, CareOnError) as err:
+            # unreachable, or a stored schema extension this version cannot read
             await engine.dispose()
             raise StoreUnavailableError(err) from err
         tz = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         return cls(engine, actions=actions, schema=schema, timezone=tz)
 
     async def close(self) -> None:
-        """Close every connection."""
+        """Refuse new work, let the work in flight finish, and close every connection."""
+        self._closed = True
+        await self._idle.wait()
         async with self._write_lock:
             await self._drop_writer()
         await self.engine.dispose()
 
+    @asynccontextmanager
+    async def _work(self) -> AsyncIterator[None]:
+        """Count one read or action in flight; refuse it once the engine is closed."""
+        if self._closed:
+            raise StoreUnavailableError("the store's database is closed")
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+
     async def _writer_connection(self) -> AsyncConnection:
         if self._writer is None or self._writer.closed or self._writer.invalidated:
             await self._drop_writer()
-            self._writer = await self.engine.connect()
+            connection = await self.engine.connect()
+            self._writer = await connection.execution_options(**{WRITER_OPTION: True})
         return self._writer
 
     async def _drop_writer(self) -> None:
@@ -190,11 +218,16 @@ class ActionEngine:
     @asynccontextmanager
     async def reader(self) -> AsyncIterator[Ontology]:
         """A read-only view of the store in one consistent transaction."""
-        try:
-            async with self.engine.connect() as conn, conn.begin():
-                yield Ontology(conn)
-        except (DBAPIError, OSError) as err:
-            raise StoreUnavailableError(err) from err
+        async with self._work():
+            try:
+                async with self.engine.connect() as conn:
+                    if conn.dialect.name == "postgresql":
+                        # one snapshot for every statement of the read (SQLite's BEGIN gives one)
+                        await conn.execution_options(isolation_level="REPEATABLE READ")
+                    async with conn.begin():
+                        yield Ontology(conn)
+            except (DBAPIError, OSError) as err:
+                raise StoreUnavailableError(err) from err
 
     async def ping(self) -> None:
         """Fail with ``StoreUnavailableError`` when the database does not answer."""
@@ -220,7 +253,7 @@ class ActionEngine:
         if action_type is None:
             raise ValidationError("unknown_action", action=action, field="action")
         clean = validate_fields(action_type.params, params or {}, tz=self.timezone)
-        async with self._write_lock:
+        async with self._work(), self._write_lock:
             result = await self._run(
                 action_type,
                 clean,
@@ -247,6 +280,7 @@ class ActionEngine:
         idempotency_key: str | None,
         reason: str | None,
     ) -> ActionResult:
+        reconnected = False
         for _attempt in range(MAX_ATTEMPTS):
             try:
                 return await self._attempt(
@@ -273,7 +307,18 @@ class ActionEngine:
                     raise StoreUnavailableError(err) from err
                 raise
             except (DBAPIError, OSError) as err:
+                committing, self._committing = self._committing, False
                 await self._drop_writer()
+                # The database dropped the connection (a restart) before the commit was sent:
+                # nothing was written, so try once more on a new connection.
+                if (
+                    isinstance(err, DBAPIError)
+                    and err.connection_invalidated
+                    and not committing
+                    and not reconnected
+                ):
+                    reconnected = True
+                    continue
                 raise StoreUnavailableError(err) from err
         raise ConflictError("concurrent_update", action=action_type.name)
 
@@ -287,8 +332,12 @@ class ActionEngine:
         idempotency_key: str | None,
         reason: str | None,
     ) -> ActionResult:
+        self._committing = False
         conn = await self._writer_connection()
-        async with conn.begin():
+        transaction = await conn.begin()
+        try:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(_WRITER_LOCK, {"key": WRITER_LOCK_KEY})
             ontology = Ontology(conn, now=utcnow())
             ctx = ActionContext(
                 ontology=ontology,
@@ -316,6 +365,15 @@ class ActionEngine:
                 await self._store_extensions(conn, ctx.schema_definitions)
             for hook in self.before_commit:
                 await hook(ctx)
+        except BaseException:
+            # a broken connection cannot roll back: the original error is the one to raise
+            with contextlib.suppress(DBAPIError, OSError):
+                await transaction.rollback()
+            raise
+        # From here on the outcome is unknown if the connection breaks: never retried blindly.
+        self._committing = True
+        await transaction.commit()
+        self._committing = False
         # committed
         self.schema = ctx.schema
         changes = ontology.changes

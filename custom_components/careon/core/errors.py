@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# translation key -> the placeholders its message uses (kept in step with strings.json)
+# translation key -> the placeholders its message uses (kept in step with strings.json). An
+# error may carry a `field` placeholder beyond these: the parameter it is about, for callers.
 ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "missing_field": ("field",),
     "unknown_field": ("field",),

@@ -25,14 +25,18 @@ StatementResult = tuple[Any, list[Any], int | None, int]
 
 
 def _run_statement(
-    connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool, begin: bool
+    connection: aiosqlite.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    begin: str | None,
 ) -> StatementResult:
     """Runs in aiosqlite's thread: (begin,) execute, fetch everything, close the cursor."""
     raw: sqlite3.Connection = connection._conn
     cursor = raw.cursor()
     try:
-        if begin:
-            cursor.execute("BEGIN")
+        if begin is not None:
+            cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
         elif parameters is None:
@@ -54,7 +58,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection = self._connection
         adapted: OneTripConnection = self._adapt_connection
-        begin, adapted.begin_pending = adapted.begin_pending, False
+        begin, adapted.begin_pending = adapted.begin_pending, None
         try:
             description, rows, lastrowid, rowcount = self.await_(
                 connection._execute(_run_statement, connection, operation, parameters, many, begin)
@@ -87,17 +91,18 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def __init__(self, dbapi: Any, connection: aiosqlite.Connection) -> None:
         """Wrap an open aiosqlite connection."""
         super().__init__(dbapi, connection)  # type: ignore[no-untyped-call]
-        # set when SQLAlchemy begins a transaction; BEGIN then travels with the next statement
-        self.begin_pending = False
+        # set when SQLAlchemy begins a transaction: the BEGIN statement that then travels with
+        # the transaction's first statement
+        self.begin_pending: str | None = None
 
     def commit(self) -> None:
         """Commit (nothing to do when no statement ran since BEGIN was asked for)."""
-        self.begin_pending = False
+        self.begin_pending = None
         super().commit()  # type: ignore[no-untyped-call]
 
     def rollback(self) -> None:
         """Roll back (nothing to do when no statement ran since BEGIN was asked for)."""
-        self.begin_pending = False
+        self.begin_pending = None
         super().rollback()  # type: ignore[no-untyped-call]
 
     def cursor(self, server_side: bool = False) -> Any:

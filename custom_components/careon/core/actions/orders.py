@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
-
 from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, normalise_number, to_iso
-from ..ontology import Link, Ontology, StoreObject, new_object_id, object_from_row
-from ..tables import objects_table
+from ..ontology import Link, new_object_id
 from .common import OBJECT_ID, OPTIONAL_OBJECT_ID
 from .stock import ITEM, PRODUCT, REQUIRES, set_stock
 
@@ -48,8 +45,6 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         ontology.check_type(
             f"lines[{index}].product", line["product"], found.get(line["product"]), PRODUCT
         )
-    if recipe and ontology.conn.dialect.name == "postgresql":
-        recipe = await _lock_items(ontology, recipe)
     refs = {name: params[name] for name in ORDER_REFS if params.get(name)}
     if refs:
         referenced = await ontology.get_many(refs.values())
@@ -180,26 +175,6 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         "status": params["status"],
         "shortfall": shortfall,
     }
-
-
-async def _lock_items(
-    ontology: Ontology, recipe: list[tuple[Link, StoreObject, float]]
-) -> list[tuple[Link, StoreObject, float]]:
-    """Lock the order's inventory items and read them again (PostgreSQL).
-
-    Two tills selling coffee at once both draw on the beans: without the lock the second
-    order fails its version check, retries, and can lose every retry to the first till's
-    next order (a sale refused with ``concurrent_update``). Locked in id order, two orders
-    never deadlock; the second waits for the first to commit and reads what it left.
-    """
-    rows = await ontology.conn.execute(
-        select(objects_table)
-        .where(objects_table.c.id.in_(sorted({item.id for _, item, _ in recipe})))
-        .order_by(objects_table.c.id)
-        .with_for_update()
-    )
-    fresh = {row.id: object_from_row(row) for row in rows}
-    return [(link, fresh[item.id], most) for link, item, most in recipe]
 
 
 async def _close_order(
