@@ -1,7 +1,7 @@
 """Benchmark: sustained place_order rate on SQLite against hand-written sqlite3, and the p50 of a
 link query on a 10,000-object store.
 
-    .venv/bin/python benchmarks/actions.py [--orders 2000] [--queries 1000]
+    .venv/bin/python benchmarks/actions.py [--orders 3000] [--rounds 6] [--queries 1000]
 
 Both sides use the same database file layout (created by CareOn's migrations), the same
 pragmas (WAL, synchronous=FULL) and one transaction per order with an audit row, so the ratio

@@ -26,6 +26,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from sqlalchemy.engine import make_url
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.careon.const import (
@@ -33,6 +34,7 @@ from custom_components.careon.const import (
     CONF_DATABASE_URL,
     CONF_DAY_START_HOUR,
     CONF_TIMEZONE,
+    DATABASE_POSTGRESQL,
     DATABASE_SQLITE,
     DOMAIN,
     REFRESH_COOLDOWN,
@@ -61,6 +63,28 @@ async def async_settle(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=REFRESH_COOLDOWN))
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def postgresql_entry(url: str) -> MockConfigEntry:
+    """A CareOn entry (not yet added) for the PostgreSQL database at ``url``."""
+    parsed = make_url(url)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=STORE_NAME,
+        unique_id=f"{parsed.host}:{parsed.port}/{parsed.database}",
+        data={
+            CONF_NAME: STORE_NAME,
+            CONF_TIMEZONE: TIMEZONE,
+            CONF_DATABASE: DATABASE_POSTGRESQL,
+            CONF_DATABASE_URL: url,
+        },
+        options={CONF_DAY_START_HOUR: 0},
+    )
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` logging in with another password."""
+    return make_url(url).set(password=password).render_as_string(hide_password=False)
 
 
 @pytest.fixture(autouse=True)

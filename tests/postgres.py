@@ -13,6 +13,10 @@ In tests (tests/conftest.py: `pytest_plugins = ["tests.postgres"]`):
     async def test_store(postgres_url: str) -> None:
         engine = create_async_engine(postgres_url)  # a fresh, empty database for this test
 
+Every role logs in without a password (trust), except those `require_password(role, password)`
+made: they must give their password over TCP (scram-sha-256), as on a real server. The
+`postgres_password_url` fixture is `postgres_url` logged in as such a role.
+
 pytest-homeassistant-custom-component turns pytest-socket on for every test: creating a TCP
 socket fails, and connecting a Unix socket fails too; only pytest-socket's `socket_enabled`
 fixture lets a test connect (to 127.0.0.1 only). `postgres_url` asks for it; a test that uses
@@ -33,8 +37,10 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from types import TracebackType
 from typing import Self
+from urllib.parse import quote
 
 import pytest
 
@@ -42,6 +48,9 @@ PG_ROOT = Path("/usr/lib/postgresql")
 HOST = "127.0.0.1"
 SUPERUSER = "postgres"
 DEFAULT_DATABASE = "careon_test"
+# The role `postgres_password_url` logs in as, and its password.
+PASSWORD_ROLE = "careon_login"
+PASSWORD = "s3cret-pw"
 
 _DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 # Taken at import, before pytest-socket (on during each test) can swap it for a guarded class:
@@ -132,6 +141,7 @@ class PostgresServer:
         self._port: int | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._as_postgres = os.geteuid() == 0
+        self._password_roles: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -187,6 +197,7 @@ class PostgresServer:
             )
         shutil.rmtree(tmp, ignore_errors=True)
         self._port = None
+        self._password_roles.clear()
 
     def __enter__(self) -> Self:
         return self if self._tmp is not None else self.start()
@@ -245,9 +256,10 @@ class PostgresServer:
         """libpq/asyncpg DSN (TCP) of the default database, for `asyncpg.connect(dsn)`."""
         return self.dsn_for(self.database)
 
-    def url_for(self, database: str) -> str:
-        """SQLAlchemy URL (asyncpg over TCP) of `database`."""
-        return f"postgresql+asyncpg://{SUPERUSER}@{HOST}:{self.port}/{database}"
+    def url_for(self, database: str, *, user: str = SUPERUSER, password: str | None = None) -> str:
+        """SQLAlchemy URL (asyncpg over TCP) of `database`, as `user` (with `password`)."""
+        login = user if password is None else f"{user}:{quote(password, safe='')}"
+        return f"postgresql+asyncpg://{login}@{HOST}:{self.port}/{database}"
 
     def dsn_for(self, database: str) -> str:
         """libpq/asyncpg DSN (TCP) of `database`."""
@@ -280,7 +292,49 @@ class PostgresServer:
             ]
         )
 
+    def require_password(self, role: str, password: str) -> None:
+        """Make `role` a login role (a superuser) that must give `password` over TCP.
+
+        Creates the role, or gives it `password` again. The first call for a role puts a
+        scram-sha-256 line for it into pg_hba.conf ahead of the trust lines and reloads the
+        server; its wrong passwords fail with SQLSTATE 28P01 from then on.
+        """
+        _check_database_name(role)
+        literal = password.replace("'", "''")
+        if role in self._password_roles:
+            self.psql(f"ALTER ROLE {role} PASSWORD '{literal}'")
+            return
+        self.psql(f"CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{literal}'")
+        hba = self.data_dir / "pg_hba.conf"
+        rule = f"host all {role} {HOST}/32 scram-sha-256\n"
+        # root may write the postgres user's file; the file keeps its owner
+        hba.write_text(rule + hba.read_text())
+        self.psql("SELECT pg_reload_conf()")
+        self._wait_for_password_rule(role)
+        self._password_roles.add(role)
+
     # ------------------------------------------------------------------ internals
+
+    def _wait_for_password_rule(self, role: str) -> None:
+        # The postmaster reloads pg_hba.conf on its signal, a moment later: wait until a login
+        # without a password is refused.
+        for _ in range(_TIMEOUT_S * 10):
+            try:
+                self._run(
+                    [
+                        str(self._require_bindir() / "psql"),
+                        f"--host={HOST}",
+                        f"--port={self.port}",
+                        f"--username={role}",
+                        "--no-password",
+                        f"--dbname={self.database}",
+                        "--command=SELECT 1",
+                    ]
+                )
+            except PostgresError:
+                return
+            time.sleep(0.1)
+        raise PostgresError(f"pg_hba.conf: the password rule for {role} never took effect")
 
     def _hand_to_postgres_user(self, tmp: Path) -> None:
         try:
@@ -436,3 +490,14 @@ def postgres_url(
     url = postgres_server.create_database(name)
     yield url
     postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_password_url(postgres_server: PostgresServer, postgres_url: str) -> str:
+    """`postgres_url`'s database as `PASSWORD_ROLE`, which must log in with `PASSWORD`.
+
+    The role's password is set to `PASSWORD` again for every test.
+    """
+    postgres_server.require_password(PASSWORD_ROLE, PASSWORD)
+    database = postgres_url.rsplit("/", 1)[1]
+    return postgres_server.url_for(database, user=PASSWORD_ROLE, password=PASSWORD)

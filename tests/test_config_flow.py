@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from homeassistant.config_entries import SOURCE_USER
-from homeassistant.const import CONF_NAME
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -24,8 +24,9 @@ from custom_components.careon.const import (
 )
 from custom_components.careon.core import ActionEngine
 from custom_components.careon.core.database import sqlite_url
+from tests.postgres import PASSWORD, PASSWORD_ROLE
 
-from .conftest import STORE_NAME, TIMEZONE
+from .conftest import STORE_NAME, TIMEZONE, postgresql_entry, with_password
 
 pytestmark = pytest.mark.usefixtures("config_dir")
 
@@ -261,6 +262,25 @@ async def test_user_postgresql_cannot_connect(hass: HomeAssistant, postgres_url:
     assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
+async def test_user_postgresql_invalid_auth(
+    hass: HomeAssistant, postgres_password_url: str
+) -> None:
+    """A password the server refuses is reported as such, not as an unreachable server."""
+    flow_id = await _postgresql_step(hass)
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_DATABASE_URL: with_password(postgres_password_url, "wrong")}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        flow_id, {CONF_DATABASE_URL: postgres_password_url}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert make_url(result["data"][CONF_DATABASE_URL]).password == PASSWORD
+
+
 async def test_user_postgresql_unknown_error(hass: HomeAssistant) -> None:
     """An unexpected failure is reported as unknown (here: sockets are not allowed)."""
     flow_id = await _postgresql_step(hass)
@@ -340,28 +360,12 @@ async def test_reconfigure_sqlite_errors(
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
-def _postgresql_entry(url: str) -> MockConfigEntry:
-    parsed = make_url(url)
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=STORE_NAME,
-        unique_id=f"{parsed.host}:{parsed.port}/{parsed.database}",
-        data={
-            CONF_NAME: STORE_NAME,
-            CONF_TIMEZONE: TIMEZONE,
-            CONF_DATABASE: DATABASE_POSTGRESQL,
-            CONF_DATABASE_URL: url,
-        },
-        options={CONF_DAY_START_HOUR: 0},
-    )
-
-
 async def test_reconfigure_postgresql(
     hass: HomeAssistant, postgres_url: str, postgres_server: object
 ) -> None:
     """A PostgreSQL store can move; the URL is tried, and a redacted password is kept."""
     old = make_url(postgres_url).set(password="secret")
-    entry = _postgresql_entry(old.render_as_string(hide_password=False))
+    entry = postgresql_entry(old.render_as_string(hide_password=False))
     entry.add_to_hass(hass)
     second = postgres_server.create_database("careon_moved")  # type: ignore[attr-defined]
     try:
@@ -403,7 +407,7 @@ async def test_reconfigure_postgresql_already_configured(
     hass: HomeAssistant, postgres_url: str
 ) -> None:
     """A store cannot move onto the database of another store."""
-    entry = _postgresql_entry(postgres_url)
+    entry = postgresql_entry(postgres_url)
     entry.add_to_hass(hass)
     MockConfigEntry(domain=DOMAIN, unique_id="db.local:5432/other").add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
@@ -417,10 +421,98 @@ async def test_reconfigure_postgresql_already_configured(
 
 async def test_reconfigure_unknown_error(hass: HomeAssistant) -> None:
     """An unexpected failure while trying the database is reported as unknown."""
-    entry = _postgresql_entry("postgresql+asyncpg://careon:secret@127.0.0.1:1/careon")
+    entry = postgresql_entry("postgresql+asyncpg://careon:secret@127.0.0.1:1/careon")
     entry.add_to_hass(hass)
     result = await entry.start_reconfigure_flow(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_TIMEZONE: TIMEZONE, CONF_DATABASE_URL: CLOSED_PORT_URL}
+    )
+    assert result["errors"] == {"base": "unknown"}
+
+
+async def test_reconfigure_postgresql_invalid_auth(
+    hass: HomeAssistant, postgres_password_url: str
+) -> None:
+    """A refused password keeps the form open; the kept (redacted) password still works."""
+    entry = postgresql_entry(postgres_password_url)
+    entry.add_to_hass(hass)
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_TIMEZONE: TIMEZONE,
+            CONF_DATABASE_URL: with_password(postgres_password_url, "wrong"),
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"],
+        {CONF_TIMEZONE: TIMEZONE, CONF_DATABASE_URL: with_password(postgres_password_url, "***")},
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_DATABASE_URL] == postgres_password_url
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth(hass: HomeAssistant, postgres_password_url: str) -> None:
+    """A refused password fails setup and starts reauth; the new password is tried, saved in
+    the URL, and the store loads."""
+    entry = postgresql_entry(with_password(postgres_password_url, "old"))
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    assert flows[0]["context"]["source"] == SOURCE_REAUTH
+    assert flows[0]["context"]["entry_id"] == entry.entry_id
+    assert flows[0]["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(flows[0]["flow_id"])
+    assert result["type"] is FlowResultType.FORM
+    placeholders = result["description_placeholders"]
+    assert (placeholders["store"], placeholders["username"]) == (STORE_NAME, PASSWORD_ROLE)
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "still wrong"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_DATABASE_URL] == postgres_password_url
+    assert entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_reauth_cannot_connect(hass: HomeAssistant, socket_enabled: None) -> None:
+    """A server that does not answer is reported."""
+    entry = postgresql_entry("postgresql+asyncpg://careon:old@127.0.0.1:1/careon")
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "new"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert entry.data[CONF_DATABASE_URL].endswith(":old@127.0.0.1:1/careon")
+
+
+async def test_reauth_unknown_error(hass: HomeAssistant) -> None:
+    """An unexpected failure is reported as unknown (here: sockets are not allowed)."""
+    entry = postgresql_entry("postgresql+asyncpg://careon:old@127.0.0.1:1/careon")
+    entry.add_to_hass(hass)
+    result = await entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "new"}
     )
     assert result["errors"] == {"base": "unknown"}

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -28,8 +28,9 @@ from custom_components.careon.const import (
     ISSUE_DATABASE_UNREACHABLE,
     SCAN_INTERVAL,
 )
+from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
-from .conftest import ENTRY_ID, get_state
+from .conftest import ENTRY_ID, get_state, postgresql_entry
 
 ISSUE_ID = f"{ISSUE_DATABASE_UNREACHABLE}_{ENTRY_ID}"
 REVENUE = "sensor.careon_cafe_revenue_today"
@@ -163,8 +164,9 @@ async def test_events_after_commit(hass: HomeAssistant, init_integration: MockCo
         "actor": "user:user-1",
         "source": "service",
         "idempotency_key": "pos-1",
-        "result": response,
+        "result": {key: value for key, value in response.items() if key != "replayed"},
     }
+    assert response["replayed"] is False
     assert len(placed) == 1
     assert placed[0].data["entry_id"] == init_integration.entry_id
     assert placed[0].data["total"] == 8 * 3800
@@ -189,7 +191,7 @@ async def test_events_after_commit(hass: HomeAssistant, init_integration: MockCo
         return_response=True,
     )
     await hass.async_block_till_done()
-    assert replay == response
+    assert replay == {**response, "replayed": True}
     assert len(actions) == 1
 
 
@@ -281,3 +283,42 @@ async def test_first_refresh_fails(
     await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_password_changed_while_running(
+    hass: HomeAssistant,
+    postgres_server: PostgresServer,
+    postgres_password_url: str,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """The server starts refusing the password of a loaded store: a reauth flow asks for it
+    (no "unreachable" repair issue), and the entities are unavailable meanwhile."""
+    entry = postgresql_entry(postgres_password_url)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+
+    postgres_server.psql(f"ALTER ROLE {PASSWORD_ROLE} PASSWORD 'changed'")
+    postgres_server.psql(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{PASSWORD_ROLE}'"
+    )
+    coordinator = entry.runtime_data.coordinator
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+    assert not coordinator.last_update_success
+    assert get_state(hass, REVENUE).state == STATE_UNAVAILABLE
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [(flow["context"]["source"], flow["context"]["entry_id"]) for flow in flows] == [
+        (SOURCE_REAUTH, entry.entry_id)
+    ]
+    assert (
+        issue_registry.async_get_issue(DOMAIN, f"{ISSUE_DATABASE_UNREACHABLE}_{entry.entry_id}")
+        is None
+    )
+
+    postgres_server.require_password(PASSWORD_ROLE, PASSWORD)
+    await coordinator.async_refresh()
+    assert coordinator.last_update_success
+    assert await hass.config_entries.async_unload(entry.entry_id)

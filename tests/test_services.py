@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers.service import async_get_all_descriptions
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 import voluptuous as vol
 
 from custom_components.careon.const import DOMAIN
@@ -117,6 +117,7 @@ async def test_place_cancel_refund(hass: HomeAssistant, init_integration: MockCo
         "status": "refunded",
         "previous_status": "completed",
         "restocked": {"inventory_item.croissant": 1},
+        "replayed": False,
     }
 
 
@@ -181,7 +182,12 @@ async def test_unavailable_product(hass: HomeAssistant, init_integration: MockCo
     result = await _call(
         hass, entry, "update_availability", product="product.croissant", available=False
     )
-    assert result == {"product_id": "product.croissant", "available": False, "changed": True}
+    assert result == {
+        "product_id": "product.croissant",
+        "available": False,
+        "changed": True,
+        "replayed": False,
+    }
     assert _state(hass, "switch.careon_cafe_beoteo_keuruasang_on_sale") == "off"
 
     err = await _fails(hass, entry, "place_order", lines=[{"product": "product.croissant"}])
@@ -245,7 +251,12 @@ async def test_setup_actions(hass: HomeAssistant, init_integration: MockConfigEn
         key="jeju_tea",
         properties={"order_method": "phone"},
     )
-    assert created == {"object_id": "supplier.jeju_tea", "object_type": "Supplier", "version": 1}
+    assert created == {
+        "object_id": "supplier.jeju_tea",
+        "object_type": "Supplier",
+        "version": 1,
+        "replayed": False,
+    }
     err = await _fails(
         hass, entry, "create_object", object_type="Supplier", name="again", key="jeju_tea"
     )
@@ -259,7 +270,7 @@ async def test_setup_actions(hass: HomeAssistant, init_integration: MockConfigEn
         properties={"lead_time_days": 4},
         expected_version=1,
     )
-    assert updated == {"object_id": "supplier.jeju_tea", "version": 2}
+    assert updated == {"object_id": "supplier.jeju_tea", "version": 2, "replayed": False}
     err = await _fails(
         hass, entry, "update_object", object_id="supplier.jeju_tea", name="x", expected_version=1
     )
@@ -305,7 +316,11 @@ async def test_setup_actions(hass: HomeAssistant, init_integration: MockConfigEn
     assert err.translation_key == "link_not_found"
 
     deleted = await _call(hass, entry, "delete_object", object_id="supplier.jeju_tea")
-    assert deleted == {"object_id": "supplier.jeju_tea", "object_type": "Supplier"}
+    assert deleted == {
+        "object_id": "supplier.jeju_tea",
+        "object_type": "Supplier",
+        "replayed": False,
+    }
     err = await _fails(hass, entry, "delete_object", object_id="supplier.jeju_tea")
     assert err.translation_key == "object_not_found"
 
@@ -457,3 +472,91 @@ async def test_database_unavailable(
         assert err.value.translation_key == "database_unavailable"
     store_path.rmdir()
     store_path.with_suffix(".moved").rename(store_path)
+
+
+async def test_pos_sale_is_recorded_even_when_stock_is_short(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A sale from the till is a fact: recorded with its shortfall, never refused."""
+    entry = init_integration
+    err = await _fails(
+        hass, entry, "place_order", lines=[{"product": "product.cheesecake", "qty": 9}]
+    )
+    assert err.translation_key == "insufficient_stock"
+    events = async_capture_events(hass, "careon_stock_shortfall")
+    sale = await _call(
+        hass,
+        entry,
+        "place_order",
+        lines=[{"product": "product.cheesecake", "qty": 9}],
+        from_pos=True,
+        idempotency_key="pos-A-001",
+    )
+    assert sale["shortfall"] == [
+        {
+            "item_id": "inventory_item.cheesecake",
+            "name": "치즈케이크",
+            "needed": 9,
+            "on_hand": 8,
+            "missing": 1,
+        }
+    ]
+    assert sale["replayed"] is False
+    assert _state(hass, "sensor.careon_cafe_orders_today") == "1"
+    assert len(events) == 1
+    assert events[0].data["order_id"] == sale["order_id"]
+    # the till sends it again: the same answer, nothing counted twice
+    again = await _call(
+        hass,
+        entry,
+        "place_order",
+        lines=[{"product": "product.cheesecake", "qty": 9}],
+        from_pos=True,
+        idempotency_key="pos-A-001",
+    )
+    assert again == {**sale, "replayed": True}
+    assert _state(hass, "sensor.careon_cafe_orders_today") == "1"
+
+
+async def test_setup_actions_are_for_administrators(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user, hass_admin_user
+) -> None:
+    """A staff account may sell, but not change the store's setup."""
+    entry = init_integration
+    staff = Context(user_id=hass_read_only_user.id)
+    with pytest.raises(Unauthorized):
+        await hass.services.async_call(
+            DOMAIN,
+            "delete_object",
+            {"config_entry_id": entry.entry_id, "object_id": "product.latte_hot"},
+            blocking=True,
+            context=staff,
+            return_response=True,
+        )
+    sale = await hass.services.async_call(
+        DOMAIN,
+        "place_order",
+        {"config_entry_id": entry.entry_id, "lines": [{"product": "product.latte_hot"}]},
+        blocking=True,
+        context=staff,
+        return_response=True,
+    )
+    assert sale is not None
+    assert sale["status"] == "paid"
+    owner = Context(user_id=hass_admin_user.id)
+    created = await hass.services.async_call(
+        DOMAIN,
+        "create_object",
+        {
+            "config_entry_id": entry.entry_id,
+            "object_type": "Zone",
+            "name": "2층",
+            "key": "second_floor",
+            "properties": {"kind": "dining"},
+        },
+        blocking=True,
+        context=owner,
+        return_response=True,
+    )
+    assert created is not None
+    assert created["object_id"] == "zone.second_floor"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
@@ -25,7 +25,7 @@ from .coordinator import (
     async_create_database_issue,
     async_delete_database_issue,
 )
-from .core import ActionEngine, ActionResult, StoreUnavailableError
+from .core import ActionEngine, ActionResult, StoreAuthError, StoreUnavailableError
 from .helpers import ACTION_CONTEXT
 from .services import async_setup_services
 
@@ -50,6 +50,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     )
     try:
         engine = await ActionEngine.open(entry.data[CONF_DATABASE_URL], timezone=timezone)
+    except StoreAuthError as err:
+        # The server answers but refuses the password: a reauth flow asks for the new one.
+        async_delete_database_issue(hass, entry)
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders=err.placeholders,
+        ) from err
     except StoreUnavailableError as err:
         async_create_database_issue(hass, entry, err)
         raise ConfigEntryNotReady(
@@ -62,7 +70,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     coordinator = CareOnDataUpdateCoordinator(hass, entry, engine)
     try:
         await coordinator.async_config_entry_first_refresh()
-    except ConfigEntryNotReady:
+    except (ConfigEntryNotReady, ConfigEntryAuthFailed):
         await engine.close()
         raise
     entry.runtime_data = CareOnRuntimeData(engine=engine, coordinator=coordinator)

@@ -7,7 +7,7 @@ from typing import Any
 import zoneinfo
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -39,7 +39,7 @@ from .const import (
     POSTGRESQL_DEFAULT_PORT,
 )
 from .coordinator import CareOnConfigEntry
-from .core import ActionEngine, StoreUnavailableError, ValidationError
+from .core import ActionEngine, StoreAuthError, StoreUnavailableError, ValidationError
 from .core.database import normalise_url, redact_url, sqlite_url
 from .core.demo import seed_demo_store
 
@@ -48,7 +48,11 @@ REDACTED_PASSWORD = "***"
 
 
 class CannotConnect(Exception):
-    """The database did not answer, or refused us."""
+    """The database did not answer, or could not be used."""
+
+
+class InvalidAuth(Exception):
+    """The database server refused the user name or password."""
 
 
 class InvalidUrl(Exception):
@@ -91,6 +95,21 @@ def _timezone_selector(timezones: list[str]) -> SelectSelector:
     )
 
 
+async def _async_open(url: str, timezone: str) -> ActionEngine:
+    """Open the database (creating or upgrading its tables); raise the flow's errors."""
+    try:
+        return await ActionEngine.open(
+            url,
+            timezone=await dt_util.async_get_time_zone(timezone) or dt_util.get_default_time_zone(),
+        )
+    except StoreAuthError as err:
+        LOGGER.debug("The CareOn database %s refused the login: %s", redact_url(url), err)
+        raise InvalidAuth from err
+    except StoreUnavailableError as err:
+        LOGGER.debug("Cannot open the CareOn database %s: %s", redact_url(url), err)
+        raise CannotConnect from err
+
+
 async def async_prepare_store(
     hass: HomeAssistant,
     url: str,
@@ -101,16 +120,9 @@ async def async_prepare_store(
 ) -> None:
     """Open the database (creating or upgrading its tables), set the store up, close it.
 
-    Raises ``CannotConnect`` or ``DatabaseNotEmpty``.
+    Raises ``InvalidAuth``, ``CannotConnect`` or ``DatabaseNotEmpty``.
     """
-    try:
-        engine = await ActionEngine.open(
-            url,
-            timezone=await dt_util.async_get_time_zone(timezone) or dt_util.get_default_time_zone(),
-        )
-    except StoreUnavailableError as err:
-        LOGGER.debug("Cannot open the CareOn database %s: %s", redact_url(url), err)
-        raise CannotConnect from err
+    engine = await _async_open(url, timezone)
     try:
         if load_demo:
             await seed_demo_store(engine)
@@ -228,6 +240,8 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                         timezone=self._user_input[CONF_TIMEZONE],
                         load_demo=self._user_input[CONF_LOAD_DEMO],
                     )
+                except InvalidAuth:
+                    errors["base"] = "invalid_auth"
                 except CannotConnect:
                     errors["base"] = "cannot_connect"
                 except DatabaseNotEmpty:
@@ -298,6 +312,8 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                         name=entry.title,
                         timezone=user_input[CONF_TIMEZONE],
                     )
+                except InvalidAuth:
+                    errors["base"] = "invalid_auth"
                 except CannotConnect:
                     errors["base"] = "cannot_connect"
                 except Exception:
@@ -330,6 +346,49 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                 vol.Schema(fields), user_input or suggested
             ),
             description_placeholders={"store": entry.title},
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The PostgreSQL server refused the stored password: ask for the new one."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the PostgreSQL password, try it, and keep the rest of the URL."""
+        entry = self._get_reauth_entry()
+        current = normalise_url(entry.data[CONF_DATABASE_URL])
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            url = current.set(password=user_input[CONF_PASSWORD]).render_as_string(
+                hide_password=False
+            )
+            try:
+                engine = await _async_open(url, entry.data[CONF_TIMEZONE])
+            except InvalidAuth:
+                errors["base"] = "invalid_auth"
+            except CannotConnect:
+                errors["base"] = "cannot_connect"
+            except Exception:
+                LOGGER.exception("Unexpected error while trying the CareOn database")
+                errors["base"] = "unknown"
+            else:
+                await engine.close()
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_DATABASE_URL: url}
+                )
+
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_PASSWORD): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.PASSWORD)
+                    )
+                }
+            ),
+            description_placeholders={"store": entry.title, "username": current.username or ""},
             errors=errors,
         )
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -22,7 +23,13 @@ from .const import (
     REFRESH_COOLDOWN,
     SCAN_INTERVAL,
 )
-from .core import ActionEngine, StoreSnapshot, StoreUnavailableError, store_snapshot
+from .core import (
+    ActionEngine,
+    StoreAuthError,
+    StoreSnapshot,
+    StoreUnavailableError,
+    store_snapshot,
+)
 from .core.database import redact_url
 from .core.queries import day_bounds
 
@@ -72,6 +79,14 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
                     now=now,
                     day_start_hour=self.day_start_hour,
                 )
+        except StoreAuthError as err:
+            # The password changed on the server: Home Assistant starts a reauth flow.
+            async_delete_database_issue(self.hass, self.config_entry)
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders=err.placeholders,
+            ) from err
         except StoreUnavailableError as err:
             async_create_database_issue(self.hass, self.config_entry, err)
             raise UpdateFailed(

@@ -10,7 +10,7 @@ from homeassistant.core import Context
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import ACTOR_HOMEASSISTANT, DOMAIN
-from .core import ActionEngine, ActionResult, CareOnError, StoreUnavailableError
+from .core import ActionEngine, ActionResult, CareOnError, ConflictError, ValidationError
 
 # The Home Assistant context of the action being executed, so that the events announcing it
 # (fired from the engine's listener, in the same task) carry the user who asked for it.
@@ -28,10 +28,12 @@ def translate_error(err: CareOnError) -> HomeAssistantError:
     """The translated Home Assistant error for a store error.
 
     Bad input, failed criteria and stale versions are the caller's to fix
-    (``ServiceValidationError``); an unreachable database is not.
+    (``ServiceValidationError``); an unreachable or busy database is not.
     """
     error_class = (
-        HomeAssistantError if isinstance(err, StoreUnavailableError) else ServiceValidationError
+        ServiceValidationError
+        if isinstance(err, ValidationError | ConflictError)
+        else HomeAssistantError
     )
     return error_class(
         translation_domain=DOMAIN,

@@ -5,23 +5,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolDictType
 import voluptuous as vol
 
 from .const import DOMAIN, SOURCE_SERVICE
 from .coordinator import CareOnConfigEntry
-from .core import CareOnError, query_objects
+from .core import SOURCE_POS, CareOnError, query_objects
 from .helpers import async_execute, translate_error
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_REASON: Final = "reason"
 ATTR_IDEMPOTENCY_KEY: Final = "idempotency_key"
+ATTR_FROM_POS: Final = "from_pos"
 
 SERVICE_QUERY: Final = "query"
+SETUP_SERVICES: Final = frozenset(
+    {"create_object", "update_object", "delete_object", "set_link", "remove_link", "define_type"}
+)
 
 # The schemas give calls their shape (lists of mappings, text, booleans). Whether a value is
 # present, known and in range is the engine's to say: its errors are translated and name the
@@ -53,6 +58,7 @@ ACTION_PARAMS: Mapping[str, VolDictType] = {
         vol.Optional("zone"): TEXT,
         vol.Optional("staff"): TEXT,
         vol.Optional("customer"): TEXT,
+        vol.Optional(ATTR_FROM_POS): cv.boolean,
     },
     "cancel_order": {vol.Optional("order"): TEXT, vol.Optional("restock"): cv.boolean},
     "refund_order": {vol.Optional("order"): TEXT, vol.Optional("restock"): cv.boolean},
@@ -117,7 +123,7 @@ QUERY_SCHEMA = vol.Schema(
     extra=vol.ALLOW_EXTRA,
 )
 
-_NOT_PARAMS = frozenset({ATTR_CONFIG_ENTRY_ID, ATTR_REASON, ATTR_IDEMPOTENCY_KEY})
+_NOT_PARAMS = frozenset({ATTR_CONFIG_ENTRY_ID, ATTR_REASON, ATTR_IDEMPOTENCY_KEY, ATTR_FROM_POS})
 
 
 def _async_get_entry(hass: HomeAssistant, entry_id: str) -> CareOnConfigEntry:
@@ -142,19 +148,30 @@ def _params(call: ServiceCall) -> dict[str, Any]:
     return {key: value for key, value in call.data.items() if key not in _NOT_PARAMS}
 
 
+async def _async_check_admin(call: ServiceCall) -> None:
+    """Changing the store's setup (its schema, objects and links) is for administrators."""
+    if call.service not in SETUP_SERVICES or call.context.user_id is None:
+        return  # automations and scripts act for the administrator who wrote them
+    user = await call.hass.auth.async_get_user(call.context.user_id)
+    if user is None or not user.is_admin:
+        raise Unauthorized(context=call.context, permission=POLICY_CONTROL)
+
+
 async def _async_run_action(call: ServiceCall) -> dict[str, Any]:
     """Run the action the service is named after; respond with what it did."""
+    await _async_check_admin(call)
     entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     result = await async_execute(
         entry.runtime_data.engine,
         call.service,
         _params(call),
         context=call.context,
-        source=SOURCE_SERVICE,
+        # a sale that already happened at the till is recorded even when stock is short
+        source=SOURCE_POS if call.data.get(ATTR_FROM_POS) else SOURCE_SERVICE,
         idempotency_key=call.data.get(ATTR_IDEMPOTENCY_KEY),
         reason=call.data.get(ATTR_REASON),
     )
-    return dict(result.result)
+    return {**result.result, "replayed": result.replayed}
 
 
 async def _async_query(call: ServiceCall) -> dict[str, Any]:

@@ -12,8 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
 
-from custom_components.careon.core import ActionContext, ActionEngine, StoreUnavailableError
+from custom_components.careon.core import (
+    ActionContext,
+    ActionEngine,
+    StoreAuthError,
+    StoreUnavailableError,
+    sqlite_driver,
+)
 from custom_components.careon.core.database import (
     LATEST_VERSION,
     create_engine,
@@ -24,6 +31,7 @@ from custom_components.careon.core.database import (
     schema_version,
     sqlite_url,
 )
+from custom_components.careon.core.demo import seed_demo_store
 from custom_components.careon.core.errors import CareOnError
 from custom_components.careon.core.tables import (
     audit_table,
@@ -31,7 +39,7 @@ from custom_components.careon.core.tables import (
     meta_table,
     objects_table,
 )
-from tests.postgres import PostgresServer, find_bindir
+from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer, find_bindir
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, 678901)
 
@@ -87,7 +95,12 @@ async def test_a_version_1_database_is_upgraded_with_its_data(
                 audit_table.insert(),
                 {
                     "action": "create_object",
-                    "parameters": {"object_type": "Zone"},
+                    "parameters": {
+                        "object_type": "Zone",
+                        "key": "hall",
+                        "name": "홀",
+                        "properties": {"kind": "dining"},
+                    },
                     "actor": "v1",
                     "source": "service",
                     "idempotency_key": "old-key",
@@ -218,6 +231,49 @@ async def test_a_closed_port_is_store_unavailable(socket_enabled: None) -> None:
     assert isinstance(info.value, CareOnError)
     with pytest.raises(StoreUnavailableError):
         await open_database(f"postgres://postgres@127.0.0.1:{port}/careon")
+
+
+def _with_login(url: str, **login: str | None) -> str:
+    return make_url(url).set(**login).render_as_string(hide_password=False)
+
+
+async def test_a_refused_login_is_store_auth_error(postgres_password_url: str, open_engine) -> None:
+    """The server answers but refuses the credentials: StoreAuthError, not just unavailable."""
+    with pytest.raises(StoreAuthError) as info:
+        await open_database(_with_login(postgres_password_url, password="wrong"))
+    assert info.value.translation_key == "database_auth_failed"
+    assert "password authentication failed" in info.value.placeholders["error"]
+    assert isinstance(info.value, StoreUnavailableError)
+    # SQLSTATE 28000: a role the server does not know (it would log in without a password)
+    with pytest.raises(StoreAuthError) as info:
+        await ActionEngine.open(
+            _with_login(postgres_password_url, username="nobody", password=None)
+        )
+    assert "nobody" in info.value.placeholders["error"]
+    # the right password opens the store
+    engine = await open_engine(postgres_password_url)
+    await engine.ping()
+    assert make_url(postgres_password_url).password == PASSWORD
+
+
+async def test_a_password_changed_under_a_running_store(
+    postgres_server: PostgresServer, postgres_password_url: str, open_engine, act, get
+) -> None:
+    """The password changes on the server: new connections are refused, with StoreAuthError."""
+    engine = await open_engine(postgres_password_url)
+    await _zone(engine, act)
+    postgres_server.psql(f"ALTER ROLE {PASSWORD_ROLE} PASSWORD 'changed'")
+    postgres_server.psql(
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{PASSWORD_ROLE}'"
+    )
+    with pytest.raises(StoreAuthError):
+        await engine.ping()
+    with pytest.raises(StoreAuthError):
+        await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 3})
+    # the old password is given back: the same engine works again
+    postgres_server.require_password(PASSWORD_ROLE, PASSWORD)
+    await act(engine, "update_object", object_id="zone.hall", properties={"capacity": 3})
+    assert (await get(engine, "zone.hall")).get("capacity") == 3
 
 
 def _pg_ctl(server: PostgresServer, *args: str) -> None:
@@ -420,3 +476,48 @@ async def test_streamed_results_use_the_drivers_own_cursors(cafe: ActionEngine) 
         ids = [row.id async for row in result]
     assert len(ids) == 13
     assert "product.latte_hot" in ids
+
+
+async def test_a_database_that_does_not_exist_is_store_unavailable(
+    postgres_server, socket_enabled: None
+) -> None:
+    """asyncpg's own login errors (SQLSTATE 3D000 here) become the store's error."""
+    url = postgres_server.url_for("careon_no_such_database")
+    with pytest.raises(StoreUnavailableError) as info:
+        await ActionEngine.open(url)
+    assert info.value.translation_key == "database_unavailable"
+
+
+async def test_sqlalchemys_own_sqlite_adapter_is_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the one-trip adapter does not fit the installed libraries, SQLAlchemy's own
+    aiosqlite adapter runs the store the same way (writer lock, atomic actions)."""
+    monkeypatch.setattr(sqlite_driver, "SUPPORTED", False)
+    engine = await ActionEngine.open(sqlite_url(tmp_path / "fallback.db"))
+    try:
+        assert not isinstance(engine.engine.dialect.loaded_dbapi, sqlite_driver.OneTripDBAPI)
+        await seed_demo_store(engine)
+        sale = await engine.execute(
+            "place_order", {"lines": [{"product": "product.latte_hot"}]}, actor="t", source="pos"
+        )
+
+        async def fault(_ctx: object) -> None:
+            raise RuntimeError("fault")
+
+        engine.before_commit.append(fault)
+        with pytest.raises(RuntimeError):
+            await engine.execute(
+                "place_order",
+                {"lines": [{"product": "product.latte_hot"}]},
+                actor="t",
+                source="pos",
+            )
+        async with engine.reader() as ontology:
+            orders = await ontology.by_type("Order")
+            milk = await ontology.get("inventory_item.milk")
+        assert [order.id for order in orders] == [sale.result["order_id"]]
+        assert milk is not None
+        assert milk.get("on_hand") == 18000 - 200
+    finally:
+        await engine.close()

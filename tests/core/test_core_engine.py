@@ -17,6 +17,7 @@ from custom_components.careon.core import (
     ActionEngine,
     ActionResult,
     ActionType,
+    CareOnError,
     ConflictError,
     StoreUnavailableError,
     ValidationError,
@@ -124,16 +125,22 @@ async def test_replay_returns_the_first_result_and_changes_nothing(
     assert replay.occurred_at == first.occurred_at
     assert replay.events == ()
     assert replay.created == replay.updated == frozenset()
-    # even with other parameters: the key names the action, its first result is the answer
-    other = await act(
-        cafe,
-        "place_order",
-        idempotency_key="pos-0001",
-        via="pos",
-        lines=[{"product": AMERICANO, "qty": 3}],
-    )
-    assert other.replayed
-    assert other.result == first.result
+    # the same key with other parameters is another sale: refused, never answered with the
+    # first sale's result (that would drop the second sale without a word)
+    with pytest.raises(ValidationError) as info:
+        await act(
+            cafe,
+            "place_order",
+            idempotency_key="pos-0001",
+            via="pos",
+            lines=[{"product": AMERICANO, "qty": 3}],
+        )
+    assert info.value.translation_key == "idempotency_conflict"
+    assert info.value.placeholders == {
+        "key": "pos-0001",
+        "action": "place_order",
+        "field": "idempotency_key",
+    }
     assert await dump(cafe) == before
     assert heard == [first]  # a replay is not announced
 
@@ -191,13 +198,34 @@ async def test_replay_from_another_engine_and_after_a_refusal(
     # the demo is seeded with keys: seeding again through another engine is all replays
     replay = await two.execute(
         "create_object",
-        {"object_type": "Zone", "key": "hall", "name": "다른 홀", "properties": {"kind": "dining"}},
+        {
+            "object_type": "Zone",
+            "key": "hall",
+            "name": "홀",
+            "properties": {"kind": "dining", "capacity": 12},
+        },
         actor="careon",
         source="demo",
         idempotency_key="demo:Zone:hall",
     )
     assert replay.replayed
     assert replay.result["object_id"] == "zone.hall"
+    assert await dump(two) == before
+    # ... and the same key asking for something else is refused
+    with pytest.raises(ValidationError) as info:
+        await two.execute(
+            "create_object",
+            {
+                "object_type": "Zone",
+                "key": "hall",
+                "name": "다른 홀",
+                "properties": {"kind": "dining"},
+            },
+            actor="careon",
+            source="demo",
+            idempotency_key="demo:Zone:hall",
+        )
+    assert info.value.translation_key == "idempotency_conflict"
     assert await dump(two) == before
 
 
@@ -550,11 +578,12 @@ async def test_an_object_changed_on_every_attempt_ends_in_concurrent_update(
     try:
         with (
             caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"),
-            pytest.raises(ConflictError) as info,
+            pytest.raises(CareOnError) as info,
         ):
             await act(engine, "racy_count", item="inventory_item.milk")
     finally:
         await outside.dispose()
+    assert type(info.value) is CareOnError  # the store's trouble, not the caller's
     assert info.value.translation_key == "concurrent_update"
     assert info.value.placeholders == {"action": "racy_count"}
     assert attempts == [1, 2, 3, 4, 5]  # re-read every time, five attempts

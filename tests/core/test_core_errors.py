@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from custom_components.careon.core import (
     ERROR_KEYS,
@@ -17,6 +18,7 @@ from custom_components.careon.core import (
     ActionType,
     CareOnError,
     ConflictError,
+    StoreAuthError,
     StoreUnavailableError,
     ValidationError,
 )
@@ -36,7 +38,7 @@ async def _bump_then_write(ctx: ActionContext, params: dict[str, Any]) -> dict[s
 
 
 async def test_every_error_key_is_reachable(
-    cafe_url: str, open_engine, act, socket_enabled: None
+    cafe_url: str, open_engine, act, postgres_password_url: str
 ) -> None:
     racy = ActionType(
         name="racy", params={"item": Field(kind="string", required=True)}, apply=_bump_then_write
@@ -69,6 +71,10 @@ async def test_every_error_key_is_reachable(
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         await ActionEngine.open(f"postgresql://postgres@127.0.0.1:{port}/x")
+
+    async def refused_login() -> None:
+        wrong = make_url(postgres_password_url).set(password="wrong")
+        await ActionEngine.open(wrong.render_as_string(hide_password=False))
 
     async def bad_schema() -> None:
         default_schema().extend(
@@ -110,13 +116,15 @@ async def test_every_error_key_is_reachable(
         "purchase_order_status_invalid": call("receive_stock", purchase_order="purchase_order.po"),
         "idempotency_conflict": call("cancel_order", idempotency_key="k", order=order["order_id"]),
         "database_unavailable": closed_port,
+        "database_auth_failed": refused_login,
         "concurrent_update": call("racy", item="inventory_item.milk"),
     }
     assert set(triggers) == set(ERROR_KEYS)
     classes = {
         "stale_version": ConflictError,
-        "concurrent_update": ConflictError,
+        "concurrent_update": CareOnError,
         "database_unavailable": StoreUnavailableError,
+        "database_auth_failed": StoreAuthError,
     }
     for key, trigger in triggers.items():
         with pytest.raises(CareOnError) as info:
@@ -137,6 +145,12 @@ def test_error_messages_and_fields() -> None:
     assert ValidationError("unknown_action", action="x").field is None
     assert str(CareOnError("concurrent_update")) == "concurrent_update"
     assert StoreUnavailableError("plain words").placeholders == {"error": "plain words"}
+    refused = StoreAuthError("password authentication failed")
+    assert (refused.translation_key, refused.placeholders) == (
+        "database_auth_failed",
+        {"error": "password authentication failed"},
+    )
+    assert isinstance(refused, StoreUnavailableError)
     assert StoreUnavailableError(OSError()).placeholders == {"error": "OSError"}
     wrapped = StoreUnavailableError(RuntimeError("first line\nsecond line with secrets"))
     assert wrapped.placeholders == {"error": "RuntimeError: first line"}

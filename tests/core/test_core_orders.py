@@ -390,9 +390,7 @@ async def test_cancel_restores_stock_of_unprepared_orders(
     assert err.translation_key == "order_status_invalid"
 
 
-async def test_refund_of_completed_orders_restocks_only_when_asked(
-    cafe: ActionEngine, act, get, on_hand
-) -> None:
+async def test_refunds_restock_only_when_asked(cafe: ActionEngine, act, get, on_hand) -> None:
     done = await act(cafe, "place_order", status="completed", lines=[{"product": CHEESECAKE}])
     result = await act(cafe, "refund_order", order=done.result["order_id"])
     assert result.result["restocked"] == {}
@@ -405,9 +403,12 @@ async def test_refund_of_completed_orders_restocks_only_when_asked(
     assert result.result["restocked"] == {"inventory_item.cheesecake": 1}
     assert await on_hand(cafe, "cheesecake") == 7
 
+    # a paid order refunded: something was handed over, so no stock comes back by default
     paid = await act(cafe, "place_order", lines=[{"product": CHEESECAKE}])
+    assert await on_hand(cafe, "cheesecake") == 6
     result = await act(cafe, "refund_order", order=paid.result["order_id"])
-    assert result.result["restocked"] == {"inventory_item.cheesecake": 1}  # not yet prepared
+    assert result.result["restocked"] == {}
+    assert await on_hand(cafe, "cheesecake") == 6
     assert (await get(cafe, paid.result["order_id"])).get("status") == "refunded"
 
 
@@ -464,3 +465,36 @@ async def test_orders_placed_one_day_do_not_move_the_clock(cafe: ActionEngine, a
     )
     order = await get(cafe, result.result["order_id"])
     assert order.get("placed_at") == to_iso(yesterday)
+
+
+async def test_fractional_recipes_compare_without_float_drift(engine: ActionEngine, act) -> None:
+    """3 x 2.2 ml is exactly the 6.6 ml on hand: sold, nothing short, nothing negative."""
+    await act(
+        engine,
+        "create_object",
+        object_type="InventoryItem",
+        key="syrup",
+        name="Syrup",
+        properties={"unit": "ml", "on_hand": 6.6},
+    )
+    await act(
+        engine,
+        "create_object",
+        object_type="Product",
+        key="shot",
+        name="Shot",
+        properties={"price": 500},
+        links=[
+            {"link_type": "requires", "target": "inventory_item.syrup", "properties": {"qty": 2.2}}
+        ],
+    )
+    manual = await act(engine, "place_order", lines=[{"product": "product.shot", "qty": 3}])
+    assert manual.result["shortfall"] == []
+    assert [e.type for e in manual.events if e.type == "stock_shortfall"] == []
+    async with engine.reader() as ontology:
+        syrup = await ontology.get("inventory_item.syrup")
+        shot = await ontology.get("product.shot")
+    assert syrup is not None
+    assert syrup.get("on_hand") == 0
+    assert shot is not None
+    assert shot.get("available") is False  # nothing left for a fourth

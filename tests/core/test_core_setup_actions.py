@@ -559,3 +559,33 @@ async def test_define_type_extends_the_schema_and_survives_reopening(
     )
     third = await open_engine(db_url)
     assert set(third.schema.object_type("Table").properties) == {"seats", "shape"}
+
+
+async def test_orders_change_only_through_their_own_actions(cafe: ActionEngine, act, dump) -> None:
+    """A recorded sale cannot be edited, relinked or deleted with the setup actions."""
+    sale = await act(
+        cafe, "place_order", lines=[{"product": "product.latte_hot"}], zone="zone.hall"
+    )
+    order_id = sale.result["order_id"]
+    before = await dump(cafe)
+    attempts = [
+        ("update_object", {"object_id": order_id, "properties": {"total": 0}}, "object_id"),
+        ("update_object", {"object_id": order_id, "name": "gone"}, "object_id"),
+        ("delete_object", {"object_id": order_id}, "object_id"),
+        (
+            "set_link",
+            {"source": order_id, "link_type": "served_at", "target": "zone.terrace"},
+            "source",
+        ),
+        (
+            "remove_link",
+            {"source": order_id, "link_type": "served_at", "target": "zone.hall"},
+            "source",
+        ),
+    ]
+    for action, params, field in attempts:
+        with pytest.raises(ValidationError) as info:
+            await act(cafe, action, **params)
+        assert info.value.translation_key == "managed_property"
+        assert info.value.placeholders == {"field": field, "action": "place_order"}
+    assert await dump(cafe) == before

@@ -4,11 +4,19 @@ Nothing here imports Home Assistant; the integration around it adapts it to enti
 services and events.
 """
 
-from .engine import ActionContext, ActionEngine, ActionResult, ActionType, DomainEvent
+from .engine import (
+    SOURCE_POS,
+    ActionContext,
+    ActionEngine,
+    ActionResult,
+    ActionType,
+    DomainEvent,
+)
 from .errors import (
     ERROR_KEYS,
     CareOnError,
     ConflictError,
+    StoreAuthError,
     StoreUnavailableError,
     ValidationError,
 )
@@ -17,6 +25,7 @@ from .queries import StoreSnapshot, query_objects, store_snapshot
 
 __all__ = [
     "ERROR_KEYS",
+    "SOURCE_POS",
     "ActionContext",
     "ActionEngine",
     "ActionResult",
@@ -25,6 +34,7 @@ __all__ = [
     "ConflictError",
     "DomainEvent",
     "Link",
+    "StoreAuthError",
     "StoreObject",
     "StoreSnapshot",
     "StoreUnavailableError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 import logging
 from pathlib import Path
@@ -25,7 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from .errors import StoreUnavailableError
+from .errors import StoreAuthError, StoreUnavailableError
 from .sqlite_driver import OneTripConnection, one_trip_dbapi
 from .tables import meta_table
 
@@ -37,6 +38,10 @@ WRITER_OPTION = "careon_writer"
 # PostgreSQL advisory lock key of a CareOn database ("careon" in ASCII): held by the writing
 # transaction, so that actions from several processes queue instead of colliding.
 WRITER_LOCK_KEY = 0x636172656F6E
+# The SQLSTATEs of a refused login: invalid_password (a wrong password, or an unknown role the
+# server will not name) and invalid_authorization_specification (no pg_hba.conf line lets the
+# role in, or the role does not exist).
+AUTH_SQLSTATES = frozenset({"28P01", "28000"})
 SQLITE_DRIVER = "sqlite+aiosqlite"
 POSTGRES_DRIVER = "postgresql+asyncpg"
 
@@ -58,6 +63,28 @@ def normalise_url(url: str) -> URL:
     if backend == "sqlite":
         return parsed.set(drivername=SQLITE_DRIVER)
     raise StoreUnavailableError(f"unsupported database {backend!r}: use SQLite or PostgreSQL")
+
+
+def is_auth_failure(error: BaseException) -> bool:
+    """Whether the database server refused our credentials.
+
+    asyncpg raises its own exceptions while it logs in (SQLAlchemy passes them on unwrapped,
+    also when the pool opens a new connection); SQLAlchemy wraps those raised on an open
+    connection (``DBAPIError.orig``). Both carry the SQLSTATE as ``sqlstate``.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in AUTH_SQLSTATES:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def store_error(error: BaseException) -> StoreUnavailableError:
+    """The store's error for a failed database call: ``StoreAuthError`` for a refused login."""
+    return (StoreAuthError if is_auth_failure(error) else StoreUnavailableError)(error)
 
 
 def redact_url(url: str | URL) -> str:
@@ -203,8 +230,11 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # The writer takes SQLite's write lock up front (another process writing the same file
         # waits for it, up to busy_timeout); readers take a snapshot.
         begin = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITER_OPTION) else "BEGIN"
-        adapted: OneTripConnection = conn.connection.dbapi_connection
-        adapted.begin_pending = begin  # sent with the transaction's first statement
+        adapted = conn.connection.dbapi_connection
+        if isinstance(adapted, OneTripConnection):
+            adapted.begin_pending = begin  # sent with the transaction's first statement
+        else:  # SQLAlchemy's own adapter (see sqlite_driver.SUPPORTED)
+            conn.exec_driver_sql(begin)
 
 
 def create_engine(url: str | URL) -> AsyncEngine:
@@ -213,7 +243,12 @@ def create_engine(url: str | URL) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(parsed, module=one_trip_dbapi())
+        dbapi = one_trip_dbapi()
+        engine = (
+            create_async_engine(parsed)
+            if dbapi is None
+            else create_async_engine(parsed, module=dbapi)
+        )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
@@ -228,19 +263,22 @@ def create_engine(url: str | URL) -> AsyncEngine:
 async def open_database(url: str) -> AsyncEngine:
     """Connect, migrate to the latest version, and return the engine.
 
-    Raises ``StoreUnavailableError`` when the database cannot be reached or upgraded.
+    Raises ``StoreAuthError`` when the server refuses the credentials, and
+    ``StoreUnavailableError`` when the database cannot be reached or upgraded.
     """
     try:
-        engine = create_engine(url)
+        # off the event loop: it may create the SQLite file's folder
+        engine = await asyncio.to_thread(create_engine, url)
     except OSError as err:  # the SQLite file's folder cannot be made
         raise StoreUnavailableError(err) from err
     try:
         async with engine.begin() as conn:
             await migrate(conn)
-    except (SQLAlchemyError, OSError, TimeoutError) as err:
+    except BaseException as err:
         await engine.dispose()
-        raise StoreUnavailableError(err) from err
-    except BaseException:
-        await engine.dispose()
+        # asyncpg's own errors (a wrong password, a database that does not exist) carry a
+        # SQLSTATE and reach us unwrapped while it logs in
+        if isinstance(err, SQLAlchemyError | OSError | TimeoutError) or hasattr(err, "sqlstate"):
+            raise store_error(err) from err
         raise
     return engine

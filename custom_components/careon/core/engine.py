@@ -21,7 +21,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .database import WRITER_LOCK_KEY, WRITER_OPTION, open_database
+from .database import (
+    WRITER_LOCK_KEY,
+    WRITER_OPTION,
+    is_auth_failure,
+    open_database,
+    store_error,
+)
 from .errors import CareOnError, ConflictError, StoreUnavailableError, ValidationError
 from .fields import Field, validate_fields
 from .ontology import Ontology, StaleObjectError, utcnow
@@ -35,7 +41,8 @@ _INSERT_AUDIT = audit_table.insert()
 _WRITER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_ATTEMPTS = 5
 # Sources whose orders are facts that already happened in the store (PRODUCT.md §2).
-FACT_SOURCES = frozenset({"pos", "payment"})
+SOURCE_POS = "pos"
+FACT_SOURCES = frozenset({SOURCE_POS, "payment"})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -195,6 +202,29 @@ class ActionEngine:
             if not self._in_flight:
                 self._idle.set()
 
+    async def hold_writes(self) -> None:
+        """Pause actions for a file backup: let the one in flight finish, then move every
+        committed change from SQLite's write-ahead log into the database file itself.
+
+        Actions wait until ``release_writes``; reads go on.
+        """
+        await self._write_lock.acquire()
+        try:
+            if self.engine.dialect.name == "sqlite":
+                async with self.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    if (driver := raw.driver_connection) is not None:
+                        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                        await cursor.close()
+        except BaseException:
+            self._write_lock.release()
+            raise
+
+    def release_writes(self) -> None:
+        """Let actions run again after ``hold_writes``."""
+        if self._write_lock.locked():
+            self._write_lock.release()
+
     async def _writer_connection(self) -> AsyncConnection:
         if self._writer is None or self._writer.closed or self._writer.invalidated:
             await self._drop_writer()
@@ -226,8 +256,11 @@ class ActionEngine:
                         await conn.execution_options(isolation_level="REPEATABLE READ")
                     async with conn.begin():
                         yield Ontology(conn)
-            except (DBAPIError, OSError) as err:
-                raise StoreUnavailableError(err) from err
+            except Exception as err:
+                # asyncpg's own error for a refused login (a new connection) comes unwrapped
+                if isinstance(err, DBAPIError | OSError) or is_auth_failure(err):
+                    raise store_error(err) from err
+                raise
 
     async def ping(self) -> None:
         """Fail with ``StoreUnavailableError`` when the database does not answer."""
@@ -300,7 +333,7 @@ class ActionEngine:
                 # audit row refuses the second commit, or the first run changed the state the
                 # criteria check. Either way the first result is the answer.
                 if idempotency_key is not None:
-                    replay = await self._replay(action_type.name, idempotency_key)
+                    replay = await self._replay(action_type.name, params, idempotency_key)
                     if replay is not None:
                         return replay
                 if isinstance(err, IntegrityError):
@@ -319,8 +352,15 @@ class ActionEngine:
                 ):
                     reconnected = True
                     continue
-                raise StoreUnavailableError(err) from err
-        raise ConflictError("concurrent_update", action=action_type.name)
+                raise store_error(err) from err
+            except Exception as err:
+                # asyncpg's own error for a refused login (a new connection) comes unwrapped
+                if not is_auth_failure(err):
+                    raise
+                await self._drop_writer()
+                raise store_error(err) from err
+        # not the caller's doing: the store was too busy to apply it (try again)
+        raise CareOnError("concurrent_update", action=action_type.name)
 
     async def _attempt(
         self,
@@ -391,14 +431,19 @@ class ActionEngine:
             deleted=frozenset(changes.deleted),
         )
 
-    async def _replay(self, action: str, key: str) -> ActionResult | None:
+    async def _replay(
+        self, action: str, params: Mapping[str, Any], key: str
+    ) -> ActionResult | None:
+        """The first result for a key, if there is one; a key reused for another request
+        (another action or other parameters: a different sale) is refused, never answered
+        with the first one's result."""
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(select(audit_table).where(audit_table.c.idempotency_key == key))
             ).first()
         if row is None:
             return None
-        if row.action != action:
+        if row.action != action or row.parameters != params:
             raise ValidationError(
                 "idempotency_conflict", key=key, action=row.action, field="idempotency_key"
             )

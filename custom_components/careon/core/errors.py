@@ -8,7 +8,7 @@ The Home Assistant layer turns them into translated ``ServiceValidationError`` o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 # translation key -> the placeholders its message uses (kept in step with strings.json). An
 # error may carry a `field` placeholder beyond these: the parameter it is about, for callers.
@@ -37,6 +37,7 @@ ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "purchase_order_status_invalid": ("purchase_order", "status", "allowed"),
     "idempotency_conflict": ("key", "action"),
     "database_unavailable": ("error",),
+    "database_auth_failed": ("error",),
     "concurrent_update": ("action",),
 }
 
@@ -68,9 +69,17 @@ class ConflictError(CareOnError):
 class StoreUnavailableError(CareOnError):
     """The database cannot be reached."""
 
+    KEY: ClassVar[str] = "database_unavailable"
+
     def __init__(self, error: BaseException | str) -> None:
         """Keep the underlying reason readable without leaking credentials."""
-        super().__init__("database_unavailable", error=_describe(error))
+        super().__init__(self.KEY, error=_describe(error))
+
+
+class StoreAuthError(StoreUnavailableError):
+    """The database server refused the credentials (a wrong or changed password)."""
+
+    KEY: ClassVar[str] = "database_auth_failed"
 
 
 def _describe(error: BaseException | str) -> str:

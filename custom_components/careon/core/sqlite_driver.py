@@ -108,6 +108,13 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def cursor(self, server_side: bool = False) -> Any:
         """A one-trip cursor (server-side cursors keep SQLAlchemy's own)."""
         if server_side:
+            # a streamed statement runs on SQLAlchemy's own cursor: send a pending BEGIN first
+            if (begin := self.begin_pending) is not None:
+                self.begin_pending = None
+                connection = self._connection
+                self.await_(
+                    connection._execute(_run_statement, connection, begin, None, False, None)
+                )
             return super().cursor(server_side=True)  # type: ignore[no-untyped-call]
         return OneTripCursor(self)  # type: ignore[no-untyped-call]
 
@@ -123,6 +130,16 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         return OneTripConnection(self, await_only(connection))
 
 
-def one_trip_dbapi() -> OneTripDBAPI:
-    """The module to pass as ``create_async_engine(..., module=...)``."""
+# What this adapter relies on in SQLAlchemy's adapter and in aiosqlite (both private): a
+# Home Assistant release with other versions falls back to SQLAlchemy's own adapter.
+SUPPORTED = {"_adapt_connection", "_connection", "_rows", "await_"} <= set(
+    AsyncAdapt_aiosqlite_cursor.__slots__
+) and callable(getattr(aiosqlite.Connection, "_execute", None))
+
+
+def one_trip_dbapi() -> OneTripDBAPI | None:
+    """The module to pass as ``create_async_engine(..., module=...)``; None when the installed
+    SQLAlchemy or aiosqlite is not the kind this adapter was written for."""
+    if not SUPPORTED:
+        return None
     return OneTripDBAPI(aiosqlite, sqlite3)  # type: ignore[no-untyped-call]

@@ -63,7 +63,8 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
     first_line: dict[str, int] = {}
     for index, line in enumerate(lines):
         for item_id, qty in per_product[line["product"]]:
-            consumed[item_id] += qty * line["qty"]
+            # rounded like stored levels, so 3 x 2.2 ml equals the 6.6 ml on hand
+            consumed[item_id] = normalise_number(consumed[item_id] + qty * line["qty"])
             first_line.setdefault(item_id, index)
 
     if not ctx.is_fact:
@@ -107,7 +108,7 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
     levels = {}
     for item_id, needed in consumed.items():
         on_hand = items[item_id].get("on_hand", 0)
-        levels[item_id] = on_hand - needed
+        levels[item_id] = normalise_number(on_hand - needed)
         if levels[item_id] < 0:
             shortfall.append(
                 {
@@ -191,10 +192,11 @@ async def _close_order(
             status=current,
             allowed=", ".join(allowed),
         )
-    # Stock comes back only for orders not yet prepared, unless the caller says otherwise.
+    # Stock comes back only where nothing was handed over, unless the caller says otherwise:
+    # a cancelled order that was not completed; never a refund (the drink was made).
     restock = params.get("restock")
     if restock is None:
-        restock = current != "completed"
+        restock = status == "cancelled" and current != "completed"
     consumed: dict[str, float] = order.get("consumed", {})
     restored = {}
     if restock and consumed:

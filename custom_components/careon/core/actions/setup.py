@@ -26,6 +26,13 @@ def _check_unmanaged(object_type: ObjectType, properties: dict[str, Any], *, pre
             raise ValidationError("managed_property", field=f"{prefix}{name}", action=managed_by)
 
 
+def _check_editable(ctx: ActionContext, obj: StoreObject, *, field: str) -> None:
+    """Records of what happened (an order) change only through their own actions."""
+    created_by = ctx.schema.object_type(obj.type).created_by
+    if created_by is not None:
+        raise ValidationError("managed_property", field=field, action=created_by)
+
+
 async def _validated_link(
     ctx: ActionContext, source: StoreObject, raw: dict[str, Any], *, prefix: str = ""
 ) -> Link:
@@ -82,6 +89,7 @@ async def create_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
 async def update_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Change an object's name or properties (a null value removes an optional property)."""
     obj = await ctx.ontology.require("object_id", params["object_id"], tuple(ctx.schema.types))
+    _check_editable(ctx, obj, field="object_id")
     check_version(obj, params.get("expected_version"))
     object_type = ctx.schema.object_type(obj.type)
     changes = validate_fields(
@@ -109,6 +117,7 @@ async def delete_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
     """Delete an object unless history (an order, a payment) still points at it."""
     ontology = ctx.ontology
     obj = await ontology.require("object_id", params["object_id"], tuple(ctx.schema.types))
+    _check_editable(ctx, obj, field="object_id")
     check_version(obj, params.get("expected_version"))
     for _source_type, link_type in ctx.schema.link_types_into(obj.type):
         if link_type.on_target_delete == "restrict":
@@ -131,6 +140,7 @@ async def delete_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
 async def set_link(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Create a link, or replace the properties of an existing one (upsert)."""
     source = await ctx.ontology.require("source", params["source"], tuple(ctx.schema.types))
+    _check_editable(ctx, source, field="source")
     link = await _validated_link(ctx, source, params)
     created = await ctx.ontology.set_link(link)
     if link.link_type == REQUIRES:
@@ -153,6 +163,8 @@ async def set_link(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]
 async def remove_link(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Delete one link."""
     source, link_type, target = params["source"], params["link_type"], params["target"]
+    if (obj := await ctx.ontology.get(source)) is not None:
+        _check_editable(ctx, obj, field="source")
     if not await ctx.ontology.remove_link(source, link_type, target):
         raise ValidationError(
             "link_not_found", source=source, link_type=link_type, target=target, field="link_type"
