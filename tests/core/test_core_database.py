@@ -474,6 +474,11 @@ async def test_streamed_results_use_the_drivers_own_cursors(cafe: ActionEngine) 
             select(objects_table.c.id).where(objects_table.c.type == "Product")
         )
         ids = [row.id async for row in result]
+        raw = await conn.get_raw_connection()
+        if conn.dialect.name == "sqlite":
+            # the streamed statement ran inside the transaction SQLAlchemy began for it
+            assert raw.driver_connection.in_transaction
+            assert raw.dbapi_connection.begin_pending is None
     assert len(ids) == 13
     assert "product.latte_hot" in ids
 

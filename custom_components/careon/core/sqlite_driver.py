@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
+    AsyncAdapt_aiosqlite_ss_cursor,
 )
 from sqlalchemy.util import await_only
 
@@ -83,6 +84,22 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._run(operation, seq_of_parameters, many=True)
 
 
+class StreamingCursor(AsyncAdapt_aiosqlite_ss_cursor):
+    """SQLAlchemy's server-side cursor (``stream``), after sending a pending BEGIN: the
+    streamed statement belongs to its transaction."""
+
+    __slots__ = ()
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        """Begin the transaction if it is pending, then execute as SQLAlchemy does."""
+        adapted: OneTripConnection = self._adapt_connection
+        if (begin := adapted.begin_pending) is not None:
+            adapted.begin_pending = None
+            connection = self._connection
+            self.await_(connection._execute(_run_statement, connection, begin, None, False, None))
+        super().execute(operation, parameters)  # type: ignore[no-untyped-call]
+
+
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     """An adapted connection that hands out one-trip cursors."""
 
@@ -108,14 +125,7 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     def cursor(self, server_side: bool = False) -> Any:
         """A one-trip cursor (server-side cursors keep SQLAlchemy's own)."""
         if server_side:
-            # a streamed statement runs on SQLAlchemy's own cursor: send a pending BEGIN first
-            if (begin := self.begin_pending) is not None:
-                self.begin_pending = None
-                connection = self._connection
-                self.await_(
-                    connection._execute(_run_statement, connection, begin, None, False, None)
-                )
-            return super().cursor(server_side=True)  # type: ignore[no-untyped-call]
+            return StreamingCursor(self)  # type: ignore[no-untyped-call]
         return OneTripCursor(self)  # type: ignore[no-untyped-call]
 
 
