@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import sqlite3
@@ -25,8 +25,9 @@ import uuid
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from custom_components.careon.core import ActionEngine, query_objects
+from custom_components.careon.core import ActionEngine, query_objects, store_snapshot
 from custom_components.careon.core.database import sqlite_url
+from custom_components.careon.core.fields import to_iso
 from custom_components.careon.core.ontology import Link, Ontology
 
 PRODUCTS = 3  # an order of 3 lines, 2 ingredients each
@@ -214,17 +215,45 @@ async def link_query_latency(path: Path, objects: int, queries: int) -> tuple[fl
         await engine.close()
 
 
+async def snapshot_latency(path: Path, orders: int, days: int, reads: int) -> float:
+    """p50 (ms) of the entities' snapshot on a store with ``orders`` spread over ``days``."""
+    engine = await ActionEngine.open(sqlite_url(path), timezone="Asia/Seoul")
+    try:
+        now = datetime.now(UTC)
+        async with engine.engine.begin() as conn:
+            ontology = Ontology(conn)
+            for n in range(orders):
+                placed = now - timedelta(days=n % days, minutes=n % 600)
+                await ontology.create(
+                    "Order",
+                    f"A-{n}",
+                    {"status": "paid", "total": 4500, "placed_at": to_iso(placed), "lines": []},
+                    object_id=f"order.{n}",
+                )
+        timings = []
+        for _ in range(reads):
+            start = time.perf_counter()
+            async with engine.reader() as reader:
+                await store_snapshot(reader, tz=engine.timezone, now=now)
+            timings.append((time.perf_counter() - start) * 1000)
+        return statistics.median(timings)
+    finally:
+        await engine.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--orders", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=6)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--objects", type=int, default=10_000)
+    parser.add_argument("--year-orders", type=int, default=55_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         careon, baseline = await order_rates(folder, args.orders, args.rounds)
         p50, p95 = await link_query_latency(folder / "store10k.db", args.objects, args.queries)
+        snapshot_p50 = await snapshot_latency(folder / "year.db", args.year_orders, 365, 50)
     careon_median, baseline_median = statistics.median(careon), statistics.median(baseline)
     print(
         f"place_order, 3 lines x 2 ingredients, SQLite WAL synchronous=FULL, {args.orders} "
@@ -244,6 +273,10 @@ async def main() -> None:
         f"{args.queries} queries (query service: a read transaction + the traversal)"
     )
     print(f"  p50 {p50:.3f} ms, p95 {p95:.3f} ms")
+    print(
+        f"entities' snapshot (today's sales, stock, menu) with {args.year_orders} orders over "
+        f"a year: p50 {snapshot_p50:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ async def test_a_version_1_database_is_upgraded_with_its_data(
 
     engine = await open_engine(db_url)
     async with engine.engine.connect() as conn:
-        assert await schema_version(conn) == LATEST_VERSION == 2
+        assert await schema_version(conn) == LATEST_VERSION == 3
         audit = (await conn.execute(audit_table.select())).one()
         indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("careon_links"))
         if database.backend == "postgresql":

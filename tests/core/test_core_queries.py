@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 
 from custom_components.careon.core import (
     ActionEngine,
@@ -15,6 +16,7 @@ from custom_components.careon.core import (
     store_snapshot,
 )
 from custom_components.careon.core.queries import day_bounds
+from custom_components.careon.core.tables import ORDER_PLACED_AT_SQL
 
 SEOUL = ZoneInfo("Asia/Seoul")
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=SEOUL)  # Saturday noon in Seoul = 03:00 UTC
@@ -241,3 +243,35 @@ async def test_query_errors(cafe: ActionEngine) -> None:
         with pytest.raises(ValidationError) as info:
             await _query(cafe, **params)
         assert (info.value.translation_key, info.value.field) == (key, field), params
+
+
+async def test_the_days_orders_are_found_through_the_index(cafe: ActionEngine, act) -> None:
+    """The snapshot reads one business day of orders through ix_careon_orders_placed_at,
+    not every order the store ever took."""
+    await act(cafe, "place_order", lines=[{"product": "product.latte_hot"}])
+    start, end = day_bounds(datetime.now(UTC), cafe.timezone)
+    async with cafe.engine.connect() as conn:
+        placed_at = ORDER_PLACED_AT_SQL[conn.dialect.name]
+        query = (
+            "SELECT properties FROM careon_objects WHERE type = 'Order' "
+            f"AND {placed_at} >= :start AND {placed_at} < :end"
+        )
+        if conn.dialect.name == "sqlite":
+            plan = " ".join(
+                str(row[-1])
+                for row in await conn.execute(
+                    text(f"EXPLAIN QUERY PLAN {query}"), {"start": start, "end": end}
+                )
+            )
+        else:
+            await conn.execute(text("SET enable_seqscan = off"))  # a tiny table: force the choice
+            plan = " ".join(
+                str(row[0])
+                for row in await conn.execute(
+                    text(f"EXPLAIN {query}"), {"start": start, "end": end}
+                )
+            )
+    assert "ix_careon_orders_placed_at" in plan
+    async with cafe.reader() as ontology:
+        snapshot = await store_snapshot(ontology, tz=cafe.timezone, now=datetime.now(UTC))
+    assert snapshot.orders_today == 1

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .errors import StoreAuthError, StoreUnavailableError
 from .sqlite_driver import OneTripConnection, one_trip_dbapi
-from .tables import meta_table
+from .tables import ORDER_PLACED_AT_SQL, meta_table
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -173,7 +173,22 @@ async def _v2_audit_reason_and_reverse_links(conn: AsyncConnection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1_initial, _v2_audit_reason_and_reverse_links)
+async def _v3_orders_by_day(conn: AsyncConnection) -> None:
+    # Version 3: a day's orders are found through an index on when they were placed, not by
+    # reading every order the store ever took.
+    # (type, placed_at): the type narrows to orders and the time to the day, so the planner
+    # prefers it to the index on type alone
+    placed_at = ORDER_PLACED_AT_SQL[conn.dialect.name]
+    await conn.execute(
+        text(f"CREATE INDEX ix_careon_orders_placed_at ON careon_objects (type, {placed_at})")
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    _v1_initial,
+    _v2_audit_reason_and_reverse_links,
+    _v3_orders_by_day,
+)
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, literal_column, select
 
 from .errors import ValidationError
 from .fields import Field, to_iso, validate_fields
 from .ontology import Ontology, StoreObject, object_from_row
 from .schema import Schema
-from .tables import objects_table
+from .tables import ORDER_PLACED_AT_SQL, objects_table
 
 SALE_STATUSES = ("paid", "completed")
 FILTER_OPS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "contains"})
@@ -72,7 +72,7 @@ async def store_snapshot(
     for row in rows:
         by_type[row.type][row.id] = object_from_row(row)
     start, end = day_bounds(now, tz, day_start_hour)
-    placed_at = objects_table.c.properties["placed_at"].as_string()
+    placed_at: ColumnElement[str] = literal_column(ORDER_PLACED_AT_SQL[ontology.conn.dialect.name])
     orders = await ontology.conn.execute(
         select(
             objects_table.c.properties["status"].as_string(),

@@ -85,6 +85,13 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
 
 
+# When an order was placed, as SQL per dialect: the same expression builds the index
+# (migration 3) and filters the day's orders, so the database can use one for the other.
+ORDER_PLACED_AT_SQL = {
+    "sqlite": "json_extract(properties, '$.placed_at')",
+    "postgresql": "(properties ->> 'placed_at')",
+}
+
 meta_table = cast(Table, MetaRow.__table__)
 objects_table = cast(Table, ObjectRow.__table__)
 links_table = cast(Table, LinkRow.__table__)
