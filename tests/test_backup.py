@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+import shutil
 import sqlite3
 
 from homeassistant.core import HomeAssistant
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.careon.backup import async_post_backup, async_pre_backup
 from custom_components.careon.const import DOMAIN
+from custom_components.careon.core import StoreUnavailableError
 
 
 async def test_backup_holds_writes_and_checkpoints(
@@ -60,3 +63,30 @@ async def test_backup_with_no_store_loaded(hass: HomeAssistant) -> None:
     """Nothing to hold: the hooks just return."""
     await async_pre_backup(hass)
     await async_post_backup(hass)
+
+
+async def test_a_backup_that_cannot_hold_a_store_lets_go(
+    hass: HomeAssistant, init_integration: MockConfigEntry, demo_store: Path, tmp_path: Path
+) -> None:
+    """When a store's database cannot be checkpointed, the backup is refused and no action
+    stays blocked."""
+    engine = init_integration.runtime_data.engine
+    await engine.engine.dispose()  # the next connection opens the file anew
+    saved = tmp_path / "saved.db"
+    shutil.move(demo_store, saved)
+    demo_store.mkdir()  # SQLite cannot open a directory
+    with pytest.raises(StoreUnavailableError):
+        await async_pre_backup(hass)
+    demo_store.rmdir()
+    shutil.move(saved, demo_store)
+    await engine.engine.dispose()
+    result = await asyncio.wait_for(
+        engine.execute(
+            "place_order",
+            {"lines": [{"product": "product.croissant"}]},
+            actor="test",
+            source="service",
+        ),
+        10,
+    )
+    assert result.result["status"] == "paid"

@@ -216,8 +216,10 @@ class ActionEngine:
                     if (driver := raw.driver_connection) is not None:
                         cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                         await cursor.close()
-        except BaseException:
+        except BaseException as err:
             self._write_lock.release()
+            if isinstance(err, DBAPIError | OSError):
+                raise StoreUnavailableError(err) from err
             raise
 
     def release_writes(self) -> None:
