@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any
 import zoneinfo
 
@@ -110,6 +110,28 @@ async def _async_open(url: str, timezone: str) -> ActionEngine:
         raise CannotConnect from err
 
 
+async def _async_database_error(attempt: Awaitable[Any]) -> str | None:
+    """Run a database attempt of a flow step; the form's error key when it fails."""
+    try:
+        await attempt
+    except InvalidAuth:
+        return "invalid_auth"
+    except CannotConnect:
+        return "cannot_connect"
+    except DatabaseNotEmpty:
+        return "database_not_empty"
+    except Exception:
+        LOGGER.exception("Unexpected error while trying the CareOn database")
+        return "unknown"
+    return None
+
+
+async def _async_check_login(url: str, timezone: str) -> None:
+    """Open and close the database: the login works."""
+    engine = await _async_open(url, timezone)
+    await engine.close()
+
+
 async def async_prepare_store(
     hass: HomeAssistant,
     url: str,
@@ -181,20 +203,18 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(path)
                 self._abort_if_unique_id_configured()
                 url = sqlite_url(path)
-                try:
-                    await async_prepare_store(
+                error = await _async_database_error(
+                    async_prepare_store(
                         self.hass,
                         url,
                         name=name,
                         timezone=user_input[CONF_TIMEZONE],
                         load_demo=user_input[CONF_LOAD_DEMO],
                     )
-                except CannotConnect:
-                    errors["base"] = "cannot_connect"
-                except DatabaseNotEmpty:
-                    errors["base"] = "database_not_empty"
-                else:
+                )
+                if error is None:
                     return self._async_create_entry(url)
+                errors["base"] = error
 
         schema = vol.Schema(
             {
@@ -232,25 +252,18 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(_postgresql_unique_id(url))
                 self._abort_if_unique_id_configured()
                 text = url.render_as_string(hide_password=False)
-                try:
-                    await async_prepare_store(
+                error = await _async_database_error(
+                    async_prepare_store(
                         self.hass,
                         text,
                         name=self._user_input[CONF_NAME],
                         timezone=self._user_input[CONF_TIMEZONE],
                         load_demo=self._user_input[CONF_LOAD_DEMO],
                     )
-                except InvalidAuth:
-                    errors["base"] = "invalid_auth"
-                except CannotConnect:
-                    errors["base"] = "cannot_connect"
-                except DatabaseNotEmpty:
-                    errors["base"] = "database_not_empty"
-                except Exception:
-                    LOGGER.exception("Unexpected error while trying the CareOn database")
-                    errors["base"] = "unknown"
-                else:
+                )
+                if error is None:
                     return self._async_create_entry(text)
+                errors["base"] = error
 
         return self.async_show_form(
             step_id="postgresql",
@@ -305,21 +318,12 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                         await self.async_set_unique_id(unique_id)
                         self._abort_if_unique_id_configured()
             if not errors:
-                try:
-                    await async_prepare_store(
-                        self.hass,
-                        url,
-                        name=entry.title,
-                        timezone=user_input[CONF_TIMEZONE],
+                error = await _async_database_error(
+                    async_prepare_store(
+                        self.hass, url, name=entry.title, timezone=user_input[CONF_TIMEZONE]
                     )
-                except InvalidAuth:
-                    errors["base"] = "invalid_auth"
-                except CannotConnect:
-                    errors["base"] = "cannot_connect"
-                except Exception:
-                    LOGGER.exception("Unexpected error while trying the CareOn database")
-                    errors["base"] = "unknown"
-                else:
+                )
+                if error is None:
                     return self.async_update_reload_and_abort(
                         entry,
                         unique_id=unique_id,
@@ -328,6 +332,7 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
                             CONF_DATABASE_URL: url,
                         },
                     )
+                errors["base"] = error
 
         fields: dict[vol.Marker, Any] = {
             vol.Required(CONF_TIMEZONE): _timezone_selector(
@@ -364,20 +369,12 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
             url = current.set(password=user_input[CONF_PASSWORD]).render_as_string(
                 hide_password=False
             )
-            try:
-                engine = await _async_open(url, entry.data[CONF_TIMEZONE])
-            except InvalidAuth:
-                errors["base"] = "invalid_auth"
-            except CannotConnect:
-                errors["base"] = "cannot_connect"
-            except Exception:
-                LOGGER.exception("Unexpected error while trying the CareOn database")
-                errors["base"] = "unknown"
-            else:
-                await engine.close()
+            error = await _async_database_error(_async_check_login(url, entry.data[CONF_TIMEZONE]))
+            if error is None:
                 return self.async_update_reload_and_abort(
                     entry, data_updates={CONF_DATABASE_URL: url}
                 )
+            errors["base"] = error
 
         return self.async_show_form(
             step_id="reauth_confirm",
