@@ -281,8 +281,10 @@ class ActionEngine:
     ) -> ActionResult:
         """Validate and apply one action atomically; return what it did.
 
-        Raises ``ValidationError`` (bad input or failed criteria; nothing changed),
-        ``ConflictError`` (a stale version) or ``StoreUnavailableError``.
+        Raises ``ValidationError`` (bad input, failed criteria, or an idempotency key reused
+        for another request; nothing changed), ``ConflictError`` (a stale expected version),
+        ``StoreUnavailableError``/``StoreAuthError`` (the database), or ``CareOnError``
+        ``concurrent_update`` (outside writers kept changing the objects; nothing changed).
         """
         action_type = self.actions.get(action)
         if action_type is None:
