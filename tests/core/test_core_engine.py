@@ -399,6 +399,23 @@ def _retries(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying ")]
 
 
+async def _till(act, engine: ActionEngine, number: int, orders: int) -> list[ActionResult]:
+    """A till selling one americano after another, each sale with its own key."""
+    results = []
+    for index in range(orders):
+        results.append(
+            await act(
+                engine,
+                "place_order",
+                via="pos",
+                idempotency_key=f"till{number}-{index}",
+                lines=[{"product": AMERICANO}],
+            )
+        )
+        await asyncio.sleep(0)  # let the other till in
+    return results
+
+
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 async def test_two_engines_ordering_at_once_lose_no_update(
     database: Any, cafe_url: str, open_engine, act, on_hand, caplog: pytest.LogCaptureFixture
@@ -406,24 +423,8 @@ async def test_two_engines_ordering_at_once_lose_no_update(
     """Two tills (two engines, as two processes would) sell the same coffee at once."""
     one, two = await open_engine(cafe_url), await open_engine(cafe_url)
     orders = 20
-
-    async def till(engine: ActionEngine, number: int) -> list[ActionResult]:
-        results = []
-        for index in range(orders):
-            results.append(
-                await act(
-                    engine,
-                    "place_order",
-                    via="pos",
-                    idempotency_key=f"till{number}-{index}",
-                    lines=[{"product": AMERICANO}],
-                )
-            )
-            await asyncio.sleep(0)
-        return results
-
     with caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"):
-        first, second = await asyncio.gather(till(one, 1), till(two, 2))
+        first, second = await asyncio.gather(_till(act, one, 1, orders), _till(act, two, 2, orders))
     assert not any(r.replayed for r in (*first, *second))
     # the two tills' orders were committed interleaved, not one till after the other
     ids_one, ids_two = {r.audit_id for r in first}, {r.audit_id for r in second}
@@ -464,23 +465,10 @@ async def test_two_engines_on_one_sqlite_file_at_once(
     one, two = await open_engine(cafe_url), await open_engine(cafe_url)
     orders = 10
 
-    async def till(engine: ActionEngine, number: int) -> list[ActionResult]:
-        results = []
-        for index in range(orders):
-            results.append(
-                await act(
-                    engine,
-                    "place_order",
-                    via="pos",
-                    idempotency_key=f"till{number}-{index}",
-                    lines=[{"product": AMERICANO}],
-                )
-            )
-            await asyncio.sleep(0)
-        return results
-
     with caplog.at_level(logging.DEBUG, logger="custom_components.careon.core.engine"):
-        outcomes = await asyncio.gather(till(one, 1), till(two, 2), return_exceptions=True)
+        outcomes = await asyncio.gather(
+            _till(act, one, 1, orders), _till(act, two, 2, orders), return_exceptions=True
+        )
     assert not any(isinstance(outcome, BaseException) for outcome in outcomes), outcomes
     first, second = outcomes
     assert not any(r.replayed for r in (*first, *second))
