@@ -40,8 +40,8 @@ class ObjectType:
     name: str
     properties: Mapping[str, Field]
     links: Mapping[str, LinkType] = field(default_factory=dict)
-    # the only action that may create objects of this type (None: create_object may)
-    created_by: str | None = None
+    # the only actions that create or change objects of this type (None: the setup actions may)
+    managed_by: str | None = None
 
     @property
     def personal_properties(self) -> frozenset[str]:
@@ -110,7 +110,7 @@ class Schema:
             name=type_name,
             properties=properties,
             links=links,
-            created_by=current.created_by if current else None,
+            managed_by=current.managed_by if current else None,
         )
         return Schema(new_types)
 
@@ -183,7 +183,7 @@ def build_schema(raw: Mapping[str, Any]) -> Schema:
                 link: _link_from_dict(link, spec or {}, known=names)
                 for link, spec in (body.get("links") or {}).items()
             },
-            created_by=body.get("created_by"),
+            managed_by=body.get("managed_by"),
         )
         for name, body in raw_types.items()
     }

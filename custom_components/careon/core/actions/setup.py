@@ -28,9 +28,9 @@ def _check_unmanaged(object_type: ObjectType, properties: dict[str, Any], *, pre
 
 def _check_editable(ctx: ActionContext, obj: StoreObject, *, field: str) -> None:
     """Records of what happened (an order) change only through their own actions."""
-    created_by = ctx.schema.object_type(obj.type).created_by
-    if created_by is not None:
-        raise ValidationError("managed_property", field=field, action=created_by)
+    managed_by = ctx.schema.object_type(obj.type).managed_by
+    if managed_by is not None:
+        raise ValidationError("managed_property", field=field, action=managed_by)
 
 
 async def _validated_link(
@@ -60,9 +60,9 @@ async def _validated_link(
 async def create_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Create an object (and its outgoing links) of any type the schema knows."""
     object_type = ctx.schema.object_type(params["object_type"])
-    if object_type.created_by is not None:
+    if object_type.managed_by is not None:
         raise ValidationError(
-            "managed_property", field="object_type", action=object_type.created_by
+            "managed_property", field="object_type", action=object_type.managed_by
         )
     properties = validate_fields(
         object_type.properties, params.get("properties"), prefix="properties.", tz=ctx.timezone
