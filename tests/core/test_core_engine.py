@@ -304,7 +304,10 @@ FAULTY_ACTIONS: list[tuple[str, dict[str, Any], str]] = [
         {"lines": [{"product": LATTE}, {"product": "product.americano_ice"}]},
         "inventory_item.espresso_beans",
     ),
-    ("receive_stock", {"purchase_order": "purchase_order.po"}, "purchase_order.po"),
+    ("receive_stock", {"purchase_order": "<po>"}, "<po>"),
+    ("receive_purchase_order", {"purchase_order": "<po>"}, "inventory_item.milk"),
+    ("approve_purchase_order", {"purchase_order": "<draft>"}, "<draft>"),
+    ("auto_reorder", {"items": ["inventory_item.cheesecake"]}, None),
     ("cancel_order", {"order": "<order>"}, "inventory_item.milk"),
     ("delete_object", {"object_id": "inventory_item.croissant"}, "product.croissant"),
     (
@@ -335,29 +338,29 @@ FAULTY_ACTIONS: list[tuple[str, dict[str, Any], str]] = [
 async def test_a_fault_before_commit_leaves_the_database_as_it_was(
     cafe: ActionEngine, act, dump, action: str, params: dict[str, Any], touched: str | None
 ) -> None:
-    # Setup for the multi-object actions: a purchase order of two items; a placed order.
-    await act(
-        cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po",
-        name="PO",
-        properties={
-            "status": "ordered",
-            "lines": [
-                {"item": "inventory_item.milk", "qty": 6000},
-                {"item": "inventory_item.croissant", "qty": 10},
-            ],
-        },
-        links=[{"link_type": "for", "target": "supplier.dairy"}],
+    # Setup for the multi-object actions: purchase orders of two items (one ordered, one
+    # draft); a placed order.
+    lines = [
+        {"item": "inventory_item.milk", "qty": 6000},
+        {"item": "inventory_item.croissant", "qty": 10},
+    ]
+    po = await act(
+        cafe, "create_purchase_order", supplier="supplier.dairy", lines=lines, approve=True
     )
+    draft = await act(cafe, "create_purchase_order", supplier="supplier.dairy", lines=lines[:1])
     order = await act(
         cafe,
         "place_order",
         via="pos",
         lines=[{"product": LATTE}, {"product": "product.croissant", "qty": 12}],
     )
-    params = {k: (order.result["order_id"] if v == "<order>" else v) for k, v in params.items()}
+    ids = {
+        "<order>": order.result["order_id"],
+        "<po>": po.result["purchase_order_id"],
+        "<draft>": draft.result["purchase_order_id"],
+    }
+    params = {k: ids.get(v, v) if isinstance(v, str) else v for k, v in params.items()}
+    touched = ids.get(touched, touched) if touched else None
     schema_before = cafe.schema
     before = await dump(cafe)
     heard: list[ActionResult] = []

@@ -46,14 +46,28 @@ async def test_every_error_key_is_reachable(
     cafe: ActionEngine = await open_engine(cafe_url, actions={**ACTIONS, "racy": racy})
     order = (await act(cafe, "place_order", lines=[{"product": "product.croissant"}])).result
     await act(cafe, "cancel_order", order=order["order_id"])
-    await act(
-        cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po",
-        name="PO",
-        properties={"status": "cancelled"},
-    )
+    po = (
+        await act(
+            cafe,
+            "create_purchase_order",
+            supplier="supplier.dairy",
+            lines=[{"item": "inventory_item.milk", "qty": 1000}],
+        )
+    ).result["purchase_order_id"]
+    cancelled = (
+        await act(
+            cafe,
+            "create_purchase_order",
+            supplier="supplier.dairy",
+            lines=[{"item": "inventory_item.milk", "qty": 1000}],
+        )
+    ).result["purchase_order_id"]
+    await act(cafe, "cancel_purchase_order", purchase_order=cancelled)
+    scheduled = await act(cafe, "schedule_maintenance", name="청소", due="2025-03-01T09:00:00")
+    task = scheduled.result["tasks"][0]["task_id"]
+    await act(cafe, "cancel_maintenance", task=task)
+    alarm = (await act(cafe, "raise_alarm", kind="test")).result["alarm_id"]
+    await act(cafe, "resolve_alarm", alarm=alarm)
     await act(cafe, "update_availability", product="product.cheesecake", available=False)
     await act(cafe, "place_order", idempotency_key="k", lines=[{"product": "product.sandwich"}])
 
@@ -113,7 +127,15 @@ async def test_every_error_key_is_reachable(
             "place_order", lines=[{"product": "product.sandwich", "qty": 99}]
         ),
         "order_status_invalid": call("refund_order", order=order["order_id"]),
-        "purchase_order_status_invalid": call("receive_stock", purchase_order="purchase_order.po"),
+        "purchase_order_status_invalid": call("receive_stock", purchase_order=cancelled),
+        "item_not_on_purchase_order": call(
+            "receive_purchase_order",
+            purchase_order=po,
+            lines=[{"item": "inventory_item.croissant", "qty": 1}],
+        ),
+        "maintenance_plan_missing": call("schedule_maintenance", equipment="equipment.grinder"),
+        "maintenance_task_status_invalid": call("complete_maintenance", task=task),
+        "alarm_status_invalid": call("acknowledge_alarm", alarm=alarm),
         "idempotency_conflict": call("cancel_order", idempotency_key="k", order=order["order_id"]),
         "database_unavailable": closed_port,
         "database_auth_failed": refused_login,

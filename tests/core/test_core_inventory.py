@@ -60,92 +60,70 @@ async def test_receive_stock_lines(cafe: ActionEngine, act, get, on_hand) -> Non
 
 
 async def test_receive_stock_fills_a_purchase_order(cafe: ActionEngine, act, get, on_hand) -> None:
+    """receive_stock with a purchase order is receive_purchase_order (test_core_purchasing)."""
     created = await act(
         cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po1",
-        name="PO-1",
-        properties={
-            "status": "ordered",
-            "lines": [{"item": MILK, "qty": 6000}, {"item": CROISSANT, "qty": 10}],
-            "expected_at": "2025-03-02T09:00:00",
-        },
-        links=[{"link_type": "for", "target": "supplier.dairy"}],
+        "create_purchase_order",
+        supplier="supplier.dairy",
+        lines=[{"item": MILK, "qty": 6000}, {"item": CROISSANT, "qty": 10}],
+        expected_at="2025-03-02T09:00:00",
+        approve=True,
     )
-    po_id = created.result["object_id"]
-    assert po_id == "purchase_order.po1"
+    po_id = created.result["purchase_order_id"]
     assert (await get(cafe, po_id)).get("expected_at") == "2025-03-02T00:00:00.000000+00:00"
 
     result = await act(cafe, "receive_stock", purchase_order=po_id)
     assert result.result["purchase_order_id"] == po_id
+    assert (result.result["status"], result.result["outstanding"]) == ("received", [])
     assert [(i["item_id"], i["received"], i["on_hand"]) for i in result.result["items"]] == [
         (MILK, 6000, 24000),
         (CROISSANT, 10, 22),
     ]
-    assert result.events[-1].data["purchase_order_id"] == po_id
+    assert [(e.type, e.data["purchase_order_id"]) for e in result.events] == [
+        ("stock_received", po_id),
+        ("purchase_order_received", po_id),
+    ]
     po = await get(cafe, po_id)
     assert po.get("status") == "received"
     assert po.get("received_at") == to_iso(result.occurred_at)
-    assert po.get("lines") == [{"item": MILK, "qty": 6000}, {"item": CROISSANT, "qty": 10}]
+    assert [(line["item"], line["qty"], line["received"]) for line in po.get("lines")] == [
+        (MILK, 6000, 6000),
+        (CROISSANT, 10, 10),
+    ]
 
     err = await _refused(act, cafe, "receive_stock", purchase_order=po_id)
     assert err.translation_key == "purchase_order_status_invalid"
     assert err.placeholders == {
         "field": "purchase_order",
-        "purchase_order": "PO-1",
+        "purchase_order": po.name,
         "status": "received",
-        "allowed": "draft, requested, ordered",
+        "allowed": "draft, requested, ordered, partially_received",
     }
     assert await on_hand(cafe, "milk") == 24000
 
-    # lines given with a purchase order win over the order's own lines (a partial delivery)
-    await act(
+    # lines given with a purchase order are what arrived (a partial delivery)
+    created = await act(
         cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po2",
-        name="PO-2",
-        properties={"lines": [{"item": MILK, "qty": 1000}]},
+        "create_purchase_order",
+        supplier="supplier.dairy",
+        lines=[{"item": MILK, "qty": 1000}],
     )
+    po_id = created.result["purchase_order_id"]
     result = await act(
-        cafe,
-        "receive_stock",
-        purchase_order="purchase_order.po2",
-        lines=[{"item": MILK, "qty": 400}],
+        cafe, "receive_stock", purchase_order=po_id, lines=[{"item": MILK, "qty": 400}]
     )
     assert result.result["items"][0]["received"] == 400
-    assert (await get(cafe, "purchase_order.po2")).get("status") == "received"
+    assert result.result["outstanding"] == [{"item_id": MILK, "name": "우유", "qty": 600}]
+    assert (await get(cafe, po_id)).get("status") == "partially_received"
 
-    # a purchase order without lines, or with lines that are not valid
-    await act(cafe, "create_object", object_type="PurchaseOrder", key="po3", name="PO-3")
-    err = await _refused(act, cafe, "receive_stock", purchase_order="purchase_order.po3")
-    assert (err.translation_key, err.field) == ("missing_field", "lines")
-    await act(
-        cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po4",
-        name="PO-4",
-        properties={"status": "requested", "lines": [{"item": MILK, "qty": -3}]},
-    )
-    err = await _refused(act, cafe, "receive_stock", purchase_order="purchase_order.po4")
-    assert (err.translation_key, err.field) == ("out_of_range", "purchase_order.lines[0].qty")
-    await act(
-        cafe,
-        "create_object",
-        object_type="PurchaseOrder",
-        key="po5",
-        name="PO-5",
-        properties={"status": "cancelled", "lines": [{"item": MILK, "qty": 3}]},
-    )
-    err = await _refused(act, cafe, "receive_stock", purchase_order="purchase_order.po5")
+    await act(cafe, "cancel_purchase_order", purchase_order=po_id)
+    err = await _refused(act, cafe, "receive_stock", purchase_order=po_id)
     assert err.placeholders["status"] == "cancelled"
     err = await _refused(act, cafe, "receive_stock", purchase_order=MILK)
     assert (err.translation_key, err.field) == ("wrong_object_type", "purchase_order")
-    # the purchase order's status is receive_stock's to change
+    # the purchase order is the purchasing actions' to change
     err = await _refused(
-        act, cafe, "update_object", object_id="purchase_order.po5", properties={"status": "draft"}
+        act, cafe, "update_object", object_id=po_id, properties={"status": "draft"}
     )
     assert err.translation_key == "managed_property"
 

@@ -262,6 +262,7 @@ async def test_pos_order_is_always_recorded_and_flags_the_shortfall(
     assert list(events) == [
         "stock_low",
         "product_availability_changed",
+        "stock_out",
         "order_placed",
         "stock_shortfall",
     ]
@@ -276,6 +277,13 @@ async def test_pos_order_is_always_recorded_and_flags_the_shortfall(
         "on_hand": -1,
         "unit": "ea",
         "reorder_point": 4,
+    }
+    assert events["stock_out"] == {
+        "item_id": "inventory_item.croissant",
+        "name": "크루아상",
+        "on_hand": -1,
+        "unit": "ea",
+        "products": [{"product_id": CROISSANT, "name": "버터 크루아상"}],
     }
     assert events["product_availability_changed"] == {
         "product_id": CROISSANT,

@@ -50,6 +50,7 @@ def test_default_schema_has_every_type_of_the_product_spec() -> None:
         "Staff",
         "Equipment",
         "MaintenanceTask",
+        "Alarm",
     }
     product = schema.object_type("Product")
     assert product.links["requires"].targets == ("InventoryItem",)

@@ -4,6 +4,7 @@ Nothing here imports Home Assistant; the integration around it adapts it to enti
 services and events.
 """
 
+from .actions.maintenance import next_maintenance_check
 from .engine import (
     SOURCE_POS,
     ActionContext,
@@ -39,6 +40,7 @@ __all__ = [
     "StoreSnapshot",
     "StoreUnavailableError",
     "ValidationError",
+    "next_maintenance_check",
     "query_objects",
     "store_snapshot",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal_column, select
+from sqlalchemy import ColumnElement, and_, literal_column, or_, select
 
 from .errors import ValidationError
 from .fields import Field, to_iso, validate_fields
@@ -17,6 +17,14 @@ from .schema import Schema
 from .tables import ORDER_PLACED_AT_SQL, objects_table
 
 SALE_STATUSES = ("paid", "completed")
+# Purchase orders still waiting for (the rest of) their delivery
+PURCHASE_ORDER_OPEN = ("draft", "requested", "ordered", "partially_received")
+MAINTENANCE_TASK_OPEN = ("open",)
+ALARM_UNRESOLVED = ("active", "acknowledged")
+# How long received or cancelled purchase orders and finished tasks stay in the snapshot
+RECENT = timedelta(days=7)
+# Always read whole
+SNAPSHOT_TYPES = ("Store", "Product", "InventoryItem", "Equipment")
 FILTER_OPS = frozenset({"eq", "ne", "lt", "lte", "gt", "gte", "in", "contains"})
 QUERY_PARAMS = {
     "object_type": Field(kind="string"),
@@ -36,6 +44,19 @@ class StoreSnapshot:
     inventory: Mapping[str, StoreObject]
     orders_today: int
     revenue_today: int
+    equipment: Mapping[str, StoreObject]
+    # open ones, and those received or cancelled in the last seven days
+    purchase_orders: Mapping[str, StoreObject]
+    # open ones, and those done or cancelled in the last seven days
+    maintenance_tasks: Mapping[str, StoreObject]
+    # unresolved ones
+    alarms: Mapping[str, StoreObject]
+    # purchase order id -> its Supplier
+    purchase_order_supplier: Mapping[str, StoreObject]
+    # maintenance task id -> its Equipment
+    task_equipment: Mapping[str, StoreObject]
+    # alarm id -> what it is about (Equipment, Zone or InventoryItem)
+    alarm_subject: Mapping[str, StoreObject]
 
     @property
     def average_ticket(self) -> int | None:
@@ -48,6 +69,55 @@ class StoreSnapshot:
         from .actions.stock import is_low  # noqa: PLC0415 - actions import the engine
 
         return [item for item in self.inventory.values() if is_low(item)]
+
+    @property
+    def open_purchase_orders(self) -> list[StoreObject]:
+        """Purchase orders waiting for (the rest of) their delivery."""
+        return [
+            po for po in self.purchase_orders.values() if po.get("status") in PURCHASE_ORDER_OPEN
+        ]
+
+    def open_tasks(self, equipment_id: str | None = None) -> list[StoreObject]:
+        """Open maintenance tasks (of one equipment when given)."""
+        return [
+            task
+            for task in self.maintenance_tasks.values()
+            if task.get("status") in MAINTENANCE_TASK_OPEN
+            and (
+                equipment_id is None
+                or (
+                    (equipment := self.task_equipment.get(task.id)) is not None
+                    and equipment.id == equipment_id
+                )
+            )
+        ]
+
+    def next_maintenance(self, equipment_id: str) -> StoreObject | None:
+        """The open task of an equipment that is due first (by date)."""
+        dated = [task for task in self.open_tasks(equipment_id) if task.get("due")]
+        if not dated:
+            return None
+        return min(dated, key=lambda task: (parse_iso(task.get("due")), task.name))
+
+    def due_tasks(self, equipment: StoreObject, now: datetime) -> list[StoreObject]:
+        """The open tasks of an equipment that are due: announced, past their date, or past
+        their runtime hours."""
+        runtime = equipment.get("runtime_hours", 0)
+        return [
+            task
+            for task in self.open_tasks(equipment.id)
+            if task.get("due_announced_at")
+            or (task.get("due") and parse_iso(task.get("due")) <= now)
+            or (
+                task.get("due_runtime_hours") is not None
+                and runtime >= task.get("due_runtime_hours")
+            )
+        ]
+
+
+def parse_iso(value: str) -> datetime:
+    """A stored datetime (ISO 8601, UTC)."""
+    return datetime.fromisoformat(value)
 
 
 def day_bounds(now: datetime, tz: tzinfo, day_start_hour: int = 0) -> tuple[str, str]:
@@ -64,13 +134,43 @@ def day_bounds(now: datetime, tz: tzinfo, day_start_hour: int = 0) -> tuple[str,
 async def store_snapshot(
     ontology: Ontology, *, tz: tzinfo, now: datetime, day_start_hour: int = 0
 ) -> StoreSnapshot:
-    """Products, stock and the business day's sales."""
+    """Products, stock, equipment, the business day's sales and the work in progress:
+    purchase orders, maintenance tasks and alarms."""
+    objects = objects_table.c
+    status = objects.properties["status"].as_string()
+    # updated_at is naive UTC, as stored
+    recent = now.astimezone(UTC).replace(tzinfo=None) - RECENT
     rows = await ontology.conn.execute(
-        select(objects_table).where(objects_table.c.type.in_(("Store", "Product", "InventoryItem")))
+        select(objects_table).where(
+            or_(
+                objects.type.in_(SNAPSHOT_TYPES),
+                and_(
+                    objects.type == "PurchaseOrder",
+                    or_(status.in_(PURCHASE_ORDER_OPEN), objects.updated_at >= recent),
+                ),
+                and_(
+                    objects.type == "MaintenanceTask",
+                    or_(status.in_(MAINTENANCE_TASK_OPEN), objects.updated_at >= recent),
+                ),
+                and_(objects.type == "Alarm", status.in_(ALARM_UNRESOLVED)),
+            )
+        )
     )
-    by_type: dict[str, dict[str, StoreObject]] = {"Store": {}, "Product": {}, "InventoryItem": {}}
+    by_type: dict[str, dict[str, StoreObject]] = {
+        object_type: {}
+        for object_type in (*SNAPSHOT_TYPES, "PurchaseOrder", "MaintenanceTask", "Alarm")
+    }
     for row in rows:
         by_type[row.type][row.id] = object_from_row(row)
+    # what the work in progress is for: one query per link type
+    linked: dict[str, dict[str, StoreObject]] = {}
+    for link_type, sources in (
+        ("for", [*by_type["PurchaseOrder"], *by_type["MaintenanceTask"]]),
+        ("about", list(by_type["Alarm"])),
+    ):
+        targets = linked.setdefault(link_type, {})
+        for link, target in await ontology.linked(sources, link_type):
+            targets.setdefault(link.source_id, target)
     start, end = day_bounds(now, tz, day_start_hour)
     placed_at: ColumnElement[str] = literal_column(ORDER_PLACED_AT_SQL[ontology.conn.dialect.name])
     orders = await ontology.conn.execute(
@@ -91,6 +191,21 @@ async def store_snapshot(
         inventory=by_type["InventoryItem"],
         orders_today=count,
         revenue_today=revenue,
+        equipment=by_type["Equipment"],
+        purchase_orders=by_type["PurchaseOrder"],
+        maintenance_tasks=by_type["MaintenanceTask"],
+        alarms=by_type["Alarm"],
+        purchase_order_supplier={
+            po_id: supplier
+            for po_id, supplier in linked["for"].items()
+            if po_id in by_type["PurchaseOrder"]
+        },
+        task_equipment={
+            task_id: equipment
+            for task_id, equipment in linked["for"].items()
+            if task_id in by_type["MaintenanceTask"]
+        },
+        alarm_subject=linked["about"],
     )
 
 

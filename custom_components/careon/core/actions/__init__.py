@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from ..engine import ActionType
+from .alarms import ALARM_ACTIONS
 from .inventory import INVENTORY_ACTIONS
+from .maintenance import MAINTENANCE_ACTIONS
 from .orders import ORDER_ACTIONS
+from .purchasing import PURCHASING_ACTIONS
 from .setup import SETUP_ACTIONS
 
 ACTIONS: dict[str, ActionType] = {
-    action.name: action for action in (*ORDER_ACTIONS, *INVENTORY_ACTIONS, *SETUP_ACTIONS)
+    action.name: action
+    for action in (
+        *ORDER_ACTIONS,
+        *INVENTORY_ACTIONS,
+        *PURCHASING_ACTIONS,
+        *SETUP_ACTIONS,
+        *MAINTENANCE_ACTIONS,
+        *ALARM_ACTIONS,
+    )
 }

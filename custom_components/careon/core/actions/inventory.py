@@ -6,12 +6,11 @@ from typing import Any
 
 from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
-from ..fields import Field, normalise_number, to_iso, validate_value
+from ..fields import Field, normalise_number
 from .common import OBJECT_ID, OPTIONAL_OBJECT_ID
+from .purchasing import receive_against
 from .stock import ITEM, PRODUCT, set_stock
 
-PURCHASE_ORDER = "PurchaseOrder"
-RECEIVABLE = ("draft", "requested", "ordered")
 ADJUST_MODES = ("count", "waste", "spoilage", "correction")
 
 RECEIVED_LINE = {
@@ -23,27 +22,13 @@ RECEIVED_LINES = Field(kind="records", fields=RECEIVED_LINE)
 
 
 async def receive_stock(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Add delivered stock; mark the purchase order it fills as received."""
-    ontology = ctx.ontology
-    purchase_order = None
+    """Add delivered stock; with a purchase order, receive the delivery against it."""
     if params.get("purchase_order"):
-        purchase_order = await ontology.require(
-            "purchase_order", params["purchase_order"], PURCHASE_ORDER
-        )
-        status = purchase_order.get("status", "draft")
-        if status not in RECEIVABLE:
-            raise ValidationError(
-                "purchase_order_status_invalid",
-                field="purchase_order",
-                purchase_order=purchase_order.name,
-                status=status,
-                allowed=", ".join(RECEIVABLE),
-            )
+        return await receive_against(ctx, params["purchase_order"], params.get("lines"))
     lines = params.get("lines")
     if not lines:
-        if purchase_order is None or not purchase_order.get("lines"):
-            raise ValidationError("missing_field", field="lines")
-        lines = validate_value("purchase_order.lines", RECEIVED_LINES, purchase_order.get("lines"))
+        raise ValidationError("missing_field", field="lines")
+    ontology = ctx.ontology
     items = await ontology.get_many(line["item"] for line in lines)
     received: dict[str, float] = {}
     extra: dict[str, dict[str, Any]] = {}
@@ -54,11 +39,6 @@ async def receive_stock(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
             extra[line["item"]] = {"unit_cost": line["unit_cost"]}
     levels = {item_id: items[item_id].get("on_hand", 0) + qty for item_id, qty in received.items()}
     written = await set_stock(ctx, items, levels, extra=extra)
-    if purchase_order is not None:
-        await ontology.update(
-            purchase_order,
-            {**purchase_order.properties, "status": "received", "received_at": to_iso(ctx.now)},
-        )
     summary = [
         {
             "item_id": item_id,
@@ -68,12 +48,8 @@ async def receive_stock(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
         }
         for item_id, qty in received.items()
     ]
-    ctx.emit(
-        "stock_received",
-        items=summary,
-        purchase_order_id=purchase_order.id if purchase_order else None,
-    )
-    return {"items": summary, "purchase_order_id": purchase_order.id if purchase_order else None}
+    ctx.emit("stock_received", items=summary, purchase_order_id=None)
+    return {"items": summary, "purchase_order_id": None}
 
 
 async def adjust_inventory(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,9 @@ async def set_stock(
     """Write new on-hand levels (and any extra properties), announce crossings, and
     recompute the availability of every product that uses the items.
 
+    Crossings are edges, never levels: ``stock_low`` when an item falls to or under its reorder
+    point, ``stock_out`` when products are switched off because the item is short, or when it
+    runs out (falls from above 0 to 0 or under) with no product switched off.
     ``max_need`` (the most any product needs of each item) lets a deduction skip the
     recompute when every new level still covers every recipe.
     """
@@ -58,9 +61,26 @@ async def set_stock(
                 reorder_point=after.get("reorder_point"),
             )
     lowered = all(level <= items[i].get("on_hand", 0) for i, level in levels.items())
-    if max_need is not None and lowered and all(levels[i] >= max_need.get(i, 0) for i in levels):
-        return written
-    await recompute_availability(ctx, item_ids=written)
+    switched_off: dict[str, list[StoreObject]] = {}
+    if not (
+        max_need is not None and lowered and all(levels[i] >= max_need.get(i, 0) for i in levels)
+    ):
+        switched_off = await recompute_availability(ctx, item_ids=written)
+    for item_id, after in written.items():
+        products = switched_off.get(item_id, [])
+        ran_out = after.get("on_hand", 0) <= 0 < items[item_id].get("on_hand", 0)
+        if products or ran_out:
+            ctx.emit(
+                STOCK_OUT,
+                item_id=item_id,
+                name=after.name,
+                on_hand=after.get("on_hand"),
+                unit=after.get("unit"),
+                products=[
+                    {"product_id": p.id, "name": p.name}
+                    for p in sorted(products, key=lambda p: (p.name, p.id))
+                ],
+            )
     return written
 
 
@@ -69,11 +89,11 @@ async def recompute_availability(
     *,
     item_ids: Iterable[str] = (),
     product_ids: Iterable[str] = (),
-) -> list[str]:
+) -> dict[str, list[StoreObject]]:
     """Make unmakeable products unavailable and restocked ones available again.
 
     A product someone switched off by hand stays off; only ``stock_out`` ones come back.
-    Returns the ids of the products whose availability changed.
+    Returns the products switched off, by the id of each item they are short of.
     """
     ontology = ctx.ontology
     products = {p.id: p for p in await ontology.linking(item_ids, REQUIRES)}
@@ -81,12 +101,13 @@ async def recompute_availability(
     if missing:
         products.update(await ontology.get_many(missing))
     if not products:
-        return []
-    short: dict[str, list[str]] = {pid: [] for pid in products}
+        return {}
+    short: dict[str, list[StoreObject]] = {pid: [] for pid in products}
     for link, item in await ontology.linked(products, REQUIRES):
         if item.get("on_hand", 0) < link.properties.get("qty", 0):
-            short[link.source_id].append(item.name)
+            short[link.source_id].append(item)
     updates = []
+    switched_off: dict[str, list[StoreObject]] = {}
     for product_id, product in products.items():
         if product.type != PRODUCT:
             continue
@@ -105,8 +126,10 @@ async def recompute_availability(
                 name=product.name,
                 available=False,
                 reason=STOCK_OUT,
-                missing=short[product_id],
+                missing=[item.name for item in short[product_id]],
             )
+            for item in short[product_id]:
+                switched_off.setdefault(item.id, []).append(product)
         elif not available and makeable and product.get("availability_reason") == STOCK_OUT:
             properties = {k: v for k, v in product.properties.items() if k != "availability_reason"}
             updates.append((product, {**properties, "available": True}))
@@ -119,4 +142,4 @@ async def recompute_availability(
                 missing=[],
             )
     await ontology.update_many(updates)
-    return [product.id for product, _ in updates]
+    return switched_off
