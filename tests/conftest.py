@@ -13,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 import shutil
 import threading
+from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import aiosqlite
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, State
 from homeassistant.util import dt as dt_util
@@ -63,6 +64,22 @@ async def async_settle(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=REFRESH_COOLDOWN))
     await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def async_call_careon(
+    hass: HomeAssistant, entry: ConfigEntry, service: str, **data: Any
+) -> dict[str, Any]:
+    """Call a CareOn action on ``entry``'s store, let the entities catch up, return the answer."""
+    response = await hass.services.async_call(
+        DOMAIN,
+        service,
+        {"config_entry_id": entry.entry_id, **data},
+        blocking=True,
+        return_response=True,
+    )
+    await async_settle(hass)
+    assert response is not None
+    return dict(response)
 
 
 def postgresql_entry(url: str) -> MockConfigEntry:

@@ -30,7 +30,7 @@ from custom_components.careon.const import (
 )
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
-from .conftest import ENTRY_ID, get_state, postgresql_entry
+from .conftest import ENTRY_ID, async_settle, get_state, postgresql_entry
 
 ISSUE_ID = f"{ISSUE_DATABASE_UNREACHABLE}_{ENTRY_ID}"
 REVENUE = "sensor.careon_cafe_revenue_today"
@@ -115,6 +115,7 @@ async def test_database_lost_while_running(
     saved = tmp_path / "saved.db"
     # Drop the pooled connections, as a server restart would. (Not engine.close(): a closed
     # engine refuses all further work for good, and the store could never come back.)
+    await engine._drop_writer()
     await engine.engine.dispose()
     shutil.move(demo_store, saved)
     demo_store.mkdir()
@@ -254,7 +255,7 @@ async def test_business_day(
             },
             blocking=True,
         )
-    await hass.async_block_till_done()
+    await async_settle(hass)
     state = get_state(hass, REVENUE)
     expected_start = "2025-04-20T15:00:00+00:00" if hour == 0 else "2025-04-19T20:00:00+00:00"
     assert state.attributes["last_reset"] == expected_start

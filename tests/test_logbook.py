@@ -127,3 +127,126 @@ def test_messages_of_other_sources(describers: dict[str, Describe]) -> None:
     assert _message(
         describers, "careon_order_placed", number="1", total="free", lines=[], channel="here"
     ).startswith("order 1 placed: 0 item(s), free KRW")
+
+
+async def test_messages_of_operations(
+    hass: HomeAssistant, init_integration: MockConfigEntry, describers: dict[str, Describe]
+) -> None:
+    """Purchase orders, stock outs, maintenance and alarms read well."""
+    events = {event_type: async_capture_events(hass, event_type) for event_type in describers}
+    entry_id = init_integration.entry_id
+
+    async def act(action: str, **data: Any) -> dict[str, Any]:
+        response = await hass.services.async_call(
+            DOMAIN,
+            action,
+            {"config_entry_id": entry_id, **data},
+            blocking=True,
+            return_response=True,
+        )
+        await async_settle(hass)
+        assert response is not None
+        return dict(response)
+
+    def messages(event_type: str) -> list[str]:
+        return [
+            describers[event_type](event)[LOGBOOK_ENTRY_MESSAGE] for event in events[event_type]
+        ]
+
+    await act("adjust_inventory", item="inventory_item.cheesecake", mode="count", qty=0)
+    await act("adjust_inventory", item="inventory_item.ice", mode="count", qty=1000)
+    [order] = (await act("auto_reorder"))["purchase_orders"]
+    await act("approve_purchase_order", purchase_order=order["purchase_order_id"])
+    await act(
+        "receive_purchase_order",
+        purchase_order=order["purchase_order_id"],
+        lines=[{"item": "inventory_item.cheesecake", "qty": 4}],
+    )
+    await act("receive_purchase_order", purchase_order=order["purchase_order_id"])
+    manual = await act(
+        "create_purchase_order",
+        supplier="supplier.dairy",
+        lines=[{"item": "inventory_item.milk", "qty": 6000}],
+        approve=True,
+    )
+    await act("cancel_purchase_order", purchase_order=manual["purchase_order_id"])
+
+    await act("record_runtime", equipment="equipment.espresso_machine", hours=600.04)
+    [task] = [
+        event.data["task_id"]
+        for event in events["careon_maintenance_due"]
+        if event.data["reason"] == "usage"
+    ]
+    await act("complete_maintenance", task=task)
+
+    alarm = await act(
+        "raise_alarm",
+        kind="cold_chain",
+        subject="equipment.display_fridge",
+        value=7.5,
+        limit=5,
+        unit="°C",
+    )
+    await act("acknowledge_alarm", alarm=alarm["alarm_id"])
+    await act("escalate_alarm", alarm=alarm["alarm_id"], notified=["김사장"], severity="critical")
+    await act("resolve_alarm", alarm=alarm["alarm_id"])
+    await act("raise_alarm", kind="power", message="차단기 내려감")
+
+    bakery = f"동네베이커리 {order['name'].rsplit(' ', 1)[1]}"
+    dairy = manual["name"]
+    assert messages("careon_stock_out") == [
+        "치즈케이크 is out of stock (0 ea): 뉴욕 치즈케이크 off sale"
+    ]
+    assert messages("careon_reorder_needs_supplier") == ["cannot reorder without a supplier: 얼음"]
+    assert messages("careon_purchase_order_created") == [
+        f"purchase order {bakery} drafted (reorder): 1 item(s), 29,000 KRW",
+        f"purchase order {dairy} placed (by hand): 1 item(s), 18,000 KRW",
+    ]
+    assert messages("careon_purchase_order_approved") == [
+        f"purchase order {bakery} approved: ordered from 동네베이커리 by message",
+        f"purchase order {dairy} approved: ordered from 서울우유 대리점 by phone",
+    ]
+    assert messages("careon_purchase_order_received") == [
+        f"purchase order {bakery} partly received; to come: 치즈케이크 6 ea",
+        f"purchase order {bakery} received in full",
+    ]
+    assert messages("careon_purchase_order_cancelled") == [f"purchase order {dairy} cancelled"]
+    assert messages("careon_maintenance_due") == [
+        "에스프레소 머신: 그룹 가스켓 교체 is due after 600 h of running"
+    ]
+    assert messages("careon_maintenance_completed") == ["에스프레소 머신: 그룹 가스켓 교체 done"]
+    assert messages("careon_alarm") == [
+        "warning cold_chain alarm on 쇼케이스 냉장고 raised: 7.5°C (limit 5°C)",
+        "warning cold_chain alarm on 쇼케이스 냉장고 acknowledged",
+        "critical cold_chain alarm on 쇼케이스 냉장고 escalated to level 1, told 김사장",
+        "critical cold_chain alarm on 쇼케이스 냉장고 resolved",
+        "warning power alarm raised: 차단기 내려감",
+    ]
+    assert describers["careon_alarm"](events["careon_alarm"][0])[LOGBOOK_ENTRY_NAME] == (
+        "CareOn Cafe"
+    )
+
+
+def test_messages_of_time_maintenance(describers: dict[str, Describe]) -> None:
+    """A task due by the calendar, one without equipment, a stock out with nothing off sale."""
+    assert (
+        _message(
+            describers,
+            "careon_maintenance_due",
+            name="제빙기 살균 세척",
+            equipment="제빙기",
+            reason="time",
+            due="2025-05-01T00:00:00+00:00",
+        )
+        == "제빙기: 제빙기 살균 세척 is due"
+    )
+    assert (
+        _message(describers, "careon_maintenance_due", name="간판 교체", reason="manual")
+        == "간판 교체 is due"
+    )
+    assert (
+        _message(
+            describers, "careon_stock_out", name="종이 빨대", on_hand=-2, unit="ea", products=[]
+        )
+        == "종이 빨대 is out of stock (-2 ea)"
+    )

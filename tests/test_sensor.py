@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, snapshot_platform
 from syrupy.assertion import SnapshotAssertion
@@ -15,6 +18,11 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.careon.const import DOMAIN
 
 from .conftest import async_settle, get_state
+
+OPEN_PURCHASE_ORDERS = "sensor.careon_cafe_open_purchase_orders"
+ACTIVE_ALARMS = "sensor.careon_cafe_active_alarms"
+ESPRESSO_NEXT = "sensor.careon_cafe_eseupeureso_meosin_next_maintenance"
+ESPRESSO_RUNTIME = "sensor.careon_cafe_eseupeureso_meosin_runtime"
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default", "demo_store")
@@ -146,3 +154,141 @@ async def test_stale_entities_removed_at_setup(
     await hass.async_block_till_done()
     assert entity_registry.async_get(stale.entity_id) is None
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_work_in_progress(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """The store counts its open purchase orders and its unresolved alarms."""
+    engine = init_integration.runtime_data.engine
+
+    async def run(action: str, **params: Any) -> dict[str, Any]:
+        result = await engine.execute(action, params, actor="test", source="test")
+        await async_settle(hass)
+        return dict(result.result)
+
+    assert get_state(hass, OPEN_PURCHASE_ORDERS).state == "0"
+    for item in ("inventory_item.espresso_beans", "inventory_item.milk"):
+        await run("adjust_inventory", item=item, mode="count", qty=0)
+    ordered = await run("auto_reorder")
+    assert len(ordered["purchase_orders"]) == 2
+    assert get_state(hass, OPEN_PURCHASE_ORDERS).state == "2"
+    await run(
+        "receive_purchase_order", purchase_order=ordered["purchase_orders"][0]["purchase_order_id"]
+    )
+    assert get_state(hass, OPEN_PURCHASE_ORDERS).state == "1"
+
+    assert get_state(hass, ACTIVE_ALARMS).state == "0"
+    alarm = await run(
+        "raise_alarm", kind="cold_chain", subject="equipment.display_fridge", value=9, limit=5
+    )
+    await run("raise_alarm", kind="door_open", severity="info")
+    assert get_state(hass, ACTIVE_ALARMS).state == "2"
+    await run("acknowledge_alarm", alarm=alarm["alarm_id"])
+    assert get_state(hass, ACTIVE_ALARMS).state == "2"
+    await run("resolve_alarm", alarm=alarm["alarm_id"])
+    assert get_state(hass, ACTIVE_ALARMS).state == "1"
+
+
+async def test_equipment_sensors(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
+    """Next maintenance is the earliest due of the open tasks; runtime hours count up and
+    start again after a maintenance by runtime."""
+    engine = init_integration.runtime_data.engine
+    # timestamps show whole seconds
+    setup_time = dt_util.utcnow().replace(microsecond=0)
+
+    async def run(action: str, **params: Any) -> dict[str, Any]:
+        result = await engine.execute(action, params, actor="test", source="test")
+        await async_settle(hass)
+        return dict(result.result)
+
+    await async_settle(hass)  # the plans' tasks opened at setup
+    state = get_state(hass, ESPRESSO_NEXT)
+    assert state.attributes["device_class"] == "timestamp"
+    assert dt_util.parse_datetime(state.state) == setup_time + timedelta(days=7)
+    assert state.attributes["task"] == "백플러시 및 샤워스크린 세척"
+    runtime = get_state(hass, ESPRESSO_RUNTIME)
+    assert runtime.state == "0"
+    assert runtime.attributes["unit_of_measurement"] == "h"
+    assert runtime.attributes["device_class"] == "duration"
+    assert runtime.attributes["state_class"] == "total_increasing"
+    assert runtime.attributes["maintenance_runtime_hours"] == 600
+
+    await run("record_runtime", equipment="equipment.espresso_machine", hours=2.5)
+    assert get_state(hass, ESPRESSO_RUNTIME).state == "2.5"
+
+    # a day later the backflush is done early: the next one is a week from now
+    freezer.tick(timedelta(days=1))
+    tasks = {
+        task.get("reason"): task.id
+        for task in init_integration.runtime_data.coordinator.data.open_tasks(
+            "equipment.espresso_machine"
+        )
+    }
+    await run("complete_maintenance", task=tasks["time"])
+    state = get_state(hass, ESPRESSO_NEXT)
+    assert dt_util.parse_datetime(state.state) == setup_time + timedelta(days=8)
+
+    await run("record_runtime", equipment="equipment.espresso_machine", hours=600)
+    runtime = get_state(hass, ESPRESSO_RUNTIME)
+    assert runtime.state == "602.5"
+    assert runtime.attributes["total_runtime_hours"] == 602.5
+    await run("complete_maintenance", task=tasks["usage"])
+    runtime = get_state(hass, ESPRESSO_RUNTIME)
+    assert runtime.state == "0"
+    assert runtime.attributes["total_runtime_hours"] == 602.5
+
+
+async def test_equipment_follows_object(
+    hass: HomeAssistant, init_integration: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """New equipment gets its maintenance entities; equipment deleted loses them."""
+    entry_id = init_integration.entry_id
+    await hass.services.async_call(
+        DOMAIN,
+        "create_object",
+        {
+            "config_entry_id": entry_id,
+            "object_type": "Equipment",
+            "key": "blender",
+            "name": "블렌더",
+            "properties": {"kind": "blender"},
+        },
+        blocking=True,
+    )
+    await async_settle(hass)
+    entity_ids = {
+        (platform, key): entity_registry.async_get_entity_id(
+            platform, DOMAIN, f"{entry_id}_equipment.blender_{key}"
+        )
+        for platform, key in (
+            ("sensor", "next_maintenance"),
+            ("sensor", "runtime_hours"),
+            ("binary_sensor", "maintenance_due"),
+        )
+    }
+    assert entity_ids == {
+        ("sensor", "next_maintenance"): "sensor.careon_cafe_beulrendeo_next_maintenance",
+        ("sensor", "runtime_hours"): "sensor.careon_cafe_beulrendeo_runtime",
+        (
+            "binary_sensor",
+            "maintenance_due",
+        ): "binary_sensor.careon_cafe_beulrendeo_maintenance_due",
+    }
+    assert get_state(hass, "sensor.careon_cafe_beulrendeo_next_maintenance").state == "unknown"
+    assert get_state(hass, "sensor.careon_cafe_beulrendeo_runtime").state == "0"
+    assert get_state(hass, "binary_sensor.careon_cafe_beulrendeo_maintenance_due").state == "off"
+
+    await hass.services.async_call(
+        DOMAIN,
+        "delete_object",
+        {"config_entry_id": entry_id, "object_id": "equipment.blender"},
+        blocking=True,
+    )
+    await async_settle(hass)
+    for entity_id in entity_ids.values():
+        assert entity_id is not None
+        assert entity_registry.async_get(entity_id) is None
+        assert hass.states.get(entity_id) is None
+    # the items' stock sensors stay
+    assert hass.states.get("sensor.careon_cafe_eseupeureso_weondu_stock") is not None

@@ -14,7 +14,7 @@ import voluptuous as vol
 
 from custom_components.careon.const import DOMAIN
 
-from .conftest import async_settle, get_state
+from .conftest import async_call_careon, async_settle, get_state
 
 pytestmark = pytest.mark.usefixtures("init_integration")
 
@@ -31,23 +31,26 @@ ALL_SERVICES = {
     "set_link",
     "remove_link",
     "define_type",
+    "auto_reorder",
+    "create_purchase_order",
+    "approve_purchase_order",
+    "cancel_purchase_order",
+    "receive_purchase_order",
+    "schedule_maintenance",
+    "update_maintenance_task",
+    "complete_maintenance",
+    "cancel_maintenance",
+    "record_runtime",
+    "check_maintenance",
+    "raise_alarm",
+    "acknowledge_alarm",
+    "resolve_alarm",
+    "escalate_alarm",
     "query",
 }
 
 
-async def _call(
-    hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
-) -> dict[str, Any]:
-    response = await hass.services.async_call(
-        DOMAIN,
-        service,
-        {"config_entry_id": entry.entry_id, **data},
-        blocking=True,
-        return_response=True,
-    )
-    await async_settle(hass)
-    assert response is not None
-    return dict(response)
+_call = async_call_careon
 
 
 async def _fails(
@@ -76,6 +79,22 @@ async def test_service_descriptions(hass: HomeAssistant) -> None:
     assert set(descriptions) == ALL_SERVICES
     assert descriptions["place_order"]["fields"]["lines"]["selector"] == {"object": None}
     assert descriptions["adjust_inventory"]["fields"]["mode"]["required"] is True
+    assert descriptions["create_purchase_order"]["fields"]["lines"]["required"] is True
+    assert descriptions["raise_alarm"]["fields"]["severity"]["selector"]["select"] == {
+        "options": ["info", "warning", "critical"],
+        "translation_key": "alarm_severity",
+    }
+    assert (
+        descriptions["record_runtime"]["fields"]["hours"]["selector"]["number"][
+            "unit_of_measurement"
+        ]
+        == "h"
+    )
+    assert set(descriptions["check_maintenance"]["fields"]) == {
+        "config_entry_id",
+        "reason",
+        "idempotency_key",
+    }
 
 
 async def test_place_cancel_refund(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -560,3 +579,275 @@ async def test_setup_actions_are_for_administrators(
     )
     assert created is not None
     assert created["object_id"] == "zone.second_floor"
+
+
+async def _get(hass: HomeAssistant, entry: MockConfigEntry, object_id: str) -> dict[str, Any]:
+    response = await _call(hass, entry, "query", object_ids=[object_id], follow=["for"])
+    [found] = response["objects"]
+    return dict(found)
+
+
+async def test_purchase_orders(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Reorder what runs low, approve, receive in parts; cancel a manual order."""
+    entry = init_integration
+    created = async_capture_events(hass, "careon_purchase_order_created")
+    await _call(
+        hass, entry, "adjust_inventory", item="inventory_item.croissant", mode="count", qty=2
+    )
+
+    reordered = await _call(hass, entry, "auto_reorder")
+    [order] = reordered["purchase_orders"]
+    assert reordered["skipped"] == []
+    assert order["supplier_id"] == "supplier.bakery"
+    assert order["status"] == "draft"
+    # par 15 - 2 on hand = 13, rounded up to packs of 5
+    assert [(line["item"], line["qty"]) for line in order["lines"]] == [
+        ("inventory_item.croissant", 15)
+    ]
+    assert order["total_cost"] == 15 * 1600
+    assert [event.data["purchase_order_id"] for event in created] == [order["purchase_order_id"]]
+    assert created[0].data["entry_id"] == entry.entry_id
+    # never a second open order for the same item
+    again = await _call(hass, entry, "auto_reorder", items=["inventory_item.croissant"])
+    assert again["purchase_orders"] == []
+    assert [(s["item_id"], s["reason"]) for s in again["skipped"]] == [
+        ("inventory_item.croissant", "on_order")
+    ]
+
+    po_id = order["purchase_order_id"]
+    approved = await _call(hass, entry, "approve_purchase_order", purchase_order=po_id)
+    assert approved["status"] == "ordered"
+    assert "크루아상 15 ea" in approved["message"]
+    err = await _fails(hass, entry, "approve_purchase_order", purchase_order=po_id)
+    assert err.translation_key == "purchase_order_status_invalid"
+
+    partial = await _call(
+        hass,
+        entry,
+        "receive_purchase_order",
+        purchase_order=po_id,
+        lines=[{"item": "inventory_item.croissant", "qty": 10}],
+    )
+    assert partial["status"] == "partially_received"
+    assert partial["outstanding"] == [
+        {"item_id": "inventory_item.croissant", "name": "크루아상", "qty": 5}
+    ]
+    assert _state(hass, "sensor.careon_cafe_keuruasang_stock") == "12"
+    err = await _fails(
+        hass,
+        entry,
+        "receive_purchase_order",
+        purchase_order=po_id,
+        lines=[{"item": "inventory_item.milk", "qty": 1}],
+    )
+    assert err.translation_key == "item_not_on_purchase_order"
+    rest = await _call(hass, entry, "receive_purchase_order", purchase_order=po_id)
+    assert rest["status"] == "received"
+    assert rest["outstanding"] == []
+    assert _state(hass, "sensor.careon_cafe_keuruasang_stock") == "17"
+
+    manual = await _call(
+        hass,
+        entry,
+        "create_purchase_order",
+        supplier="supplier.dairy",
+        lines=[{"item": "inventory_item.milk", "qty": 6000}],
+        note="오전 배송",
+    )
+    assert manual["status"] == "draft"
+    manual_order = manual
+    cancelled = await _call(
+        hass,
+        entry,
+        "cancel_purchase_order",
+        purchase_order=manual_order["purchase_order_id"],
+        reason="ordered by phone already",
+    )
+    assert cancelled["status"] == "cancelled"
+    stored = await _get(hass, entry, manual_order["purchase_order_id"])
+    assert stored["properties"]["status"] == "cancelled"
+    assert [s["id"] for s in stored["links"]["for"]] == ["supplier.dairy"]
+    err = await _fails(
+        hass,
+        entry,
+        "receive_purchase_order",
+        purchase_order=manual_order["purchase_order_id"],
+    )
+    assert err.translation_key == "purchase_order_status_invalid"
+
+
+async def test_maintenance(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """Plans, runtime hours, one-off tasks: scheduled, edited, completed and cancelled."""
+    entry = init_integration
+    due_events = async_capture_events(hass, "careon_maintenance_due")
+    scheduled = await _call(
+        hass,
+        entry,
+        "schedule_maintenance",
+        equipment="equipment.grinder",
+        runtime_hours=10,
+        name="버 교체",
+    )
+    assert scheduled["equipment_id"] == "equipment.grinder"
+    usage = next(task for task in scheduled["tasks"] if task["reason"] == "usage")
+    assert usage["name"] == "버 교체"
+    assert usage["due_runtime_hours"] == 10
+
+    ran = await _call(hass, entry, "record_runtime", equipment="equipment.grinder", hours=4)
+    assert ran["runtime_hours"] == 4
+    assert ran["due"] == []
+    ran = await _call(hass, entry, "record_runtime", equipment="equipment.grinder", hours="6.5")
+    assert ran["runtime_hours"] == 10.5
+    assert [task["task_id"] for task in ran["due"]] == [usage["task_id"]]
+    await _call(hass, entry, "record_runtime", equipment="equipment.grinder", hours=1)
+    assert [event.data["task_id"] for event in due_events] == [usage["task_id"]]
+    err = await _fails(hass, entry, "record_runtime", equipment="equipment.grinder", hours=0)
+    assert err.translation_key == "out_of_range"
+
+    await _call(hass, entry, "complete_maintenance", task=usage["task_id"], notes="버 교체함")
+    grinder = await _get(hass, entry, "equipment.grinder")
+    assert grinder["properties"]["runtime_hours"] == 0
+    assert grinder["properties"]["total_runtime_hours"] == 11.5
+    assert grinder["properties"]["status"] == "ok"
+    err = await _fails(hass, entry, "complete_maintenance", task=usage["task_id"])
+    assert err.translation_key == "maintenance_task_status_invalid"
+
+    one_off = await _call(
+        hass,
+        entry,
+        "schedule_maintenance",
+        name="간판 조명 교체",
+        due="2099-01-02T10:00:00+09:00",
+        assigned_to="staff.owner",
+    )
+    [task] = one_off["tasks"]
+    assert task["reason"] == "manual"
+    await _call(hass, entry, "update_maintenance_task", task=task["task_id"], name="간판 LED 교체")
+    stored = await _get(hass, entry, task["task_id"])
+    assert stored["name"] == "간판 LED 교체"
+    assert stored["properties"]["due"] == "2099-01-02T01:00:00.000000+00:00"
+    cancelled = await _call(hass, entry, "cancel_maintenance", task=task["task_id"])
+    assert cancelled["status"] == "cancelled"
+
+    err = await _fails(hass, entry, "schedule_maintenance", equipment="equipment.oven")
+    assert err.translation_key == "maintenance_plan_missing"
+    # the scheduler already opened every plan's task when the store was set up
+    checked = await _call(hass, entry, "check_maintenance")
+    assert checked == {"created": [], "due": [], "replayed": False}
+
+
+async def test_alarms(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+    """An alarm is raised once, acknowledged, escalated with a task and resolved."""
+    entry = init_integration
+    alarms = async_capture_events(hass, "careon_alarm")
+    raised = await _call(
+        hass,
+        entry,
+        "raise_alarm",
+        kind="cold_chain",
+        severity="warning",
+        subject="equipment.display_fridge",
+        entity="sensor.display_fridge_temperature",
+        value="7.5",
+        limit=5,
+        unit="°C",
+        message="쇼케이스 온도 높음",
+    )
+    alarm_id = raised["alarm_id"]
+    assert raised["status"] == "active"
+    assert raised["existing"] is False
+    again = await _call(
+        hass, entry, "raise_alarm", kind="cold_chain", subject="equipment.display_fridge"
+    )
+    assert again["alarm_id"] == alarm_id
+    assert again["existing"] is True
+
+    acknowledged = await _call(hass, entry, "acknowledge_alarm", alarm=alarm_id)
+    assert acknowledged["status"] == "acknowledged"
+    escalated = await _call(
+        hass,
+        entry,
+        "escalate_alarm",
+        alarm=alarm_id,
+        notified="notify.mobile_app_owner",
+        severity="critical",
+        maintenance_task="쇼케이스 냉장고 점검",
+        assigned_to="staff.owner",
+    )
+    assert escalated["escalation_level"] == 1
+    assert escalated["severity"] == "critical"
+    task = await _get(hass, entry, escalated["task_id"])
+    assert task["properties"]["reason"] == "alarm"
+    assert [e["id"] for e in task["links"]["for"]] == ["equipment.display_fridge"]
+
+    resolved = await _call(hass, entry, "resolve_alarm", alarm=alarm_id, resolution="문 닫힘")
+    assert resolved["status"] == "resolved"
+    err = await _fails(hass, entry, "acknowledge_alarm", alarm=alarm_id)
+    assert err.translation_key == "alarm_status_invalid"
+    assert [event.data["phase"] for event in alarms] == [
+        "raised",
+        "acknowledged",
+        "escalated",
+        "resolved",
+    ]
+    err = await _fails(hass, entry, "raise_alarm", kind="cold_chain", severity="panic")
+    assert err.translation_key == "invalid_choice"
+
+
+async def test_owner_decisions(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user, hass_admin_user
+) -> None:
+    """Staff draft and receive orders, do maintenance and handle alarms; approving spending
+    and setting maintenance plans is the owner's (automations act for the owner)."""
+    entry = init_integration
+    staff = Context(user_id=hass_read_only_user.id)
+    owner = Context(user_id=hass_admin_user.id)
+
+    async def call(context: Context | None, service: str, **data: Any) -> dict[str, Any]:
+        response = await hass.services.async_call(
+            DOMAIN,
+            service,
+            {"config_entry_id": entry.entry_id, **data},
+            blocking=True,
+            context=context,
+            return_response=True,
+        )
+        await async_settle(hass)
+        assert response is not None
+        return dict(response)
+
+    await call(staff, "adjust_inventory", item="inventory_item.cheesecake", mode="count", qty=1)
+    with pytest.raises(Unauthorized):
+        await call(staff, "auto_reorder", approve=True)
+    [order] = (await call(staff, "auto_reorder", approve=False))["purchase_orders"]
+    po_id = order["purchase_order_id"]
+    with pytest.raises(Unauthorized):
+        await call(staff, "approve_purchase_order", purchase_order=po_id)
+    with pytest.raises(Unauthorized):
+        await call(
+            staff,
+            "create_purchase_order",
+            supplier="supplier.dairy",
+            lines=[{"item": "inventory_item.milk", "qty": 1000}],
+            approve=True,
+        )
+    assert (await call(owner, "approve_purchase_order", purchase_order=po_id))["status"] == (
+        "ordered"
+    )
+    assert (await call(staff, "receive_purchase_order", purchase_order=po_id))["status"] == (
+        "received"
+    )
+
+    with pytest.raises(Unauthorized):
+        await call(staff, "schedule_maintenance", equipment="equipment.oven", interval_days=14)
+    one_off = await call(staff, "schedule_maintenance", name="후드 필터 세척", due="2099-01-01")
+    await call(staff, "complete_maintenance", task=one_off["tasks"][0]["task_id"])
+    planned = await call(None, "schedule_maintenance", equipment="equipment.oven", interval_days=14)
+    assert planned["equipment_id"] == "equipment.oven"
+    await call(staff, "record_runtime", equipment="equipment.oven", hours=1)
+    await call(staff, "check_maintenance")
+
+    alarm = await call(staff, "raise_alarm", kind="door_open", subject="zone.kitchen")
+    await call(staff, "acknowledge_alarm", alarm=alarm["alarm_id"])
+    await call(staff, "escalate_alarm", alarm=alarm["alarm_id"], notified=["김사장"])
+    await call(staff, "resolve_alarm", alarm=alarm["alarm_id"])

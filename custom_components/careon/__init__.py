@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -27,11 +28,18 @@ from .coordinator import (
 )
 from .core import ActionEngine, ActionResult, StoreAuthError, StoreUnavailableError
 from .helpers import ACTION_CONTEXT
+from .maintenance import MaintenanceScheduler
+from .runtime import EquipmentRuntimeTracker
 from .services import async_setup_services
 
 __all__ = ["CareOnConfigEntry", "CareOnRuntimeData"]
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.SWITCH]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.SENSOR,
+    Platform.SWITCH,
+    Platform.TODO,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -73,7 +81,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     except (ConfigEntryNotReady, ConfigEntryAuthFailed):
         await engine.close()
         raise
-    entry.runtime_data = CareOnRuntimeData(engine=engine, coordinator=coordinator)
+    runtime = EquipmentRuntimeTracker(hass, entry, coordinator)
+    maintenance = MaintenanceScheduler(hass, entry, coordinator)
+    entry.runtime_data = CareOnRuntimeData(
+        engine=engine, coordinator=coordinator, runtime=runtime, maintenance=maintenance
+    )
 
     @callback
     def _async_announce(result: ActionResult) -> None:
@@ -98,25 +110,41 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
                 {**event.data, "entry_id": entry.entry_id},
                 context=context,
             )
-        entry.async_create_task(hass, coordinator.async_request_refresh())
+        if entry.state is ConfigEntryState.LOADED:
+            # (setting up refreshes by itself; unloading leaves nothing to refresh)
+            entry.async_create_task(hass, coordinator.async_request_refresh())
 
     async def _async_close(_: Event) -> None:
-        """Home Assistant stops: let go of the database."""
+        """Home Assistant stops: write the running hours, then let go of the database."""
+        await _async_stop_schedules(entry)
         await coordinator.async_close()
 
     entry.async_on_unload(engine.subscribe(_async_announce))
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close))
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
 
+    # tasks that came due while Home Assistant was off are announced before entities appear
+    if await maintenance.async_check_if_pending():
+        await coordinator.async_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    # count equipment runtime and keep the next maintenance check scheduled
+    runtime.async_start()
+    maintenance.async_start()
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bool:
     """Unload the entities and close the database."""
     if unload_ok := await hass.config_entries.async_unload_platforms(entry, PLATFORMS):
+        await _async_stop_schedules(entry)
         await entry.runtime_data.coordinator.async_close()
     return unload_ok
+
+
+async def _async_stop_schedules(entry: CareOnConfigEntry) -> None:
+    """Stop the maintenance timer and write the equipment hours counted so far."""
+    entry.runtime_data.maintenance.async_stop()
+    await entry.runtime_data.runtime.async_stop()
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: CareOnConfigEntry) -> None:

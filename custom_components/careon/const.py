@@ -32,6 +32,14 @@ REFRESH_COOLDOWN: Final = 0.5
 ACTOR_HOMEASSISTANT: Final = "homeassistant"
 SOURCE_SERVICE: Final = "service"
 SOURCE_ENTITY: Final = "entity"
+# Running hours counted from an equipment's power sensor; the maintenance check run on time
+SOURCE_SENSOR: Final = "sensor"
+SOURCE_SCHEDULE: Final = "schedule"
+
+# While an equipment runs, its hours are written this often (and whenever it stops).
+RUNTIME_FLUSH_INTERVAL: Final = timedelta(minutes=15)
+# A maintenance check that found nothing to do is not repeated sooner than this.
+MAINTENANCE_CHECK_MIN_GAP: Final = timedelta(minutes=1)
 
 EVENT_ACTION: Final = "careon_action"
 EVENT_PREFIX: Final = "careon_"

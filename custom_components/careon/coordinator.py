@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -33,6 +34,10 @@ from .core import (
 from .core.database import redact_url
 from .core.queries import day_bounds
 
+if TYPE_CHECKING:
+    from .maintenance import MaintenanceScheduler
+    from .runtime import EquipmentRuntimeTracker
+
 
 @dataclass(kw_only=True)
 class CareOnRuntimeData:
@@ -40,6 +45,8 @@ class CareOnRuntimeData:
 
     engine: ActionEngine
     coordinator: CareOnDataUpdateCoordinator
+    runtime: EquipmentRuntimeTracker
+    maintenance: MaintenanceScheduler
 
 
 type CareOnConfigEntry = ConfigEntry[CareOnRuntimeData]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from homeassistant.const import Platform
 from homeassistant.core import callback
@@ -50,7 +51,7 @@ class CareOnEntity(CoordinatorEntity[CareOnDataUpdateCoordinator]):
 
 
 class CareOnObjectEntity(CareOnEntity):
-    """An entity that shows one object of the store (a product, an inventory item)."""
+    """An entity that shows one object of the store (a product, an inventory item, equipment)."""
 
     def __init__(
         self,
@@ -90,15 +91,22 @@ class CareOnObjectEntity(CareOnEntity):
         super()._handle_coordinator_update()
 
 
+@dataclass(frozen=True, kw_only=True)
+class ObjectEntities:
+    """The entities a platform gives every object of one kind."""
+
+    objects_fn: Callable[[StoreSnapshot], Iterable[str]]
+    entities_fn: Callable[[str], Iterable[CareOnEntity]]
+    keys: tuple[str, ...]
+
+
 @callback
 def async_track_store_entities(
     entry: CareOnConfigEntry,
     platform: Platform,
     async_add_entities: AddConfigEntryEntitiesCallback,
     store_entities: Iterable[CareOnEntity],
-    objects_fn: Callable[[StoreSnapshot], Iterable[str]],
-    object_entities_fn: Callable[[str], Iterable[CareOnEntity]],
-    keys: Iterable[str],
+    *object_entities: ObjectEntities,
 ) -> None:
     """Add the store's entities, then follow the objects: new objects get entities, and the
     entities of objects that are gone leave the entity registry (they would never come back
@@ -106,27 +114,31 @@ def async_track_store_entities(
     """
     coordinator = entry.runtime_data.coordinator
     registry = er.async_get(coordinator.hass)
-    keys = tuple(keys)
     store_entities = list(store_entities)
     store_ids = {entity.unique_id for entity in store_entities}
-    known: set[str] = set()
+    # per kind of object, the objects that have their entities
+    known: list[set[str]] = [set() for _ in object_entities]
 
     @callback
     def _async_sync() -> None:
-        current = set(objects_fn(coordinator.data))
-        wanted = store_ids | {
-            unique_id_for(entry, object_id, key) for object_id in current for key in keys
-        }
+        wanted = set(store_ids)
+        new_entities: list[CareOnEntity] = []
+        for kind, seen in zip(object_entities, known, strict=True):
+            current = set(kind.objects_fn(coordinator.data))
+            wanted.update(
+                unique_id_for(entry, object_id, key) for object_id in current for key in kind.keys
+            )
+            new = current - seen
+            seen.intersection_update(current)
+            seen.update(new)
+            new_entities.extend(
+                entity for object_id in sorted(new) for entity in kind.entities_fn(object_id)
+            )
         for entity_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
             if entity_entry.domain == platform and entity_entry.unique_id not in wanted:
                 registry.async_remove(entity_entry.entity_id)
-        new = current - known
-        known.intersection_update(current)
-        known.update(new)
-        if new:
-            async_add_entities(
-                entity for object_id in sorted(new) for entity in object_entities_fn(object_id)
-            )
+        if new_entities:
+            async_add_entities(new_entities)
 
     async_add_entities(store_entities)
     _async_sync()

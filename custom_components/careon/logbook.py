@@ -9,6 +9,7 @@ from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOO
 from homeassistant.core import Event, HomeAssistant, callback
 
 from .const import DOMAIN, EVENT_ACTION, EVENT_PREFIX
+from .core.fields import normalise_number
 
 DescribeEvent = Callable[[str, str, Callable[[Event], dict[str, str]]], None]
 
@@ -79,6 +80,95 @@ def _availability_changed(data: Mapping[str, Any]) -> str:
     return f"{data.get('name')} is off sale (switched off by hand)"
 
 
+def _stock_out(data: Mapping[str, Any]) -> str:
+    message = (
+        f"{data.get('name')} is out of stock ({_amount(data.get('on_hand'))} {data.get('unit')})"
+    )
+    if products := data.get("products"):
+        message += f": {', '.join(str(p.get('name')) for p in products)} off sale"
+    return message
+
+
+def _purchase_order_created(data: Mapping[str, Any]) -> str:
+    verb = "placed" if data.get("status") == "ordered" else "drafted"
+    origin = "reorder" if data.get("origin") == "auto_reorder" else "by hand"
+    return (
+        f"purchase order {data.get('name')} {verb} ({origin}): "
+        f"{len(data.get('lines', []))} item(s), {_amount(data.get('total_cost'))} KRW"
+    )
+
+
+def _purchase_order_approved(data: Mapping[str, Any]) -> str:
+    message = f"purchase order {data.get('name')} approved: ordered from {data.get('supplier')}"
+    if data.get("order_method"):
+        message += f" by {data['order_method']}"
+    return message
+
+
+def _purchase_order_cancelled(data: Mapping[str, Any]) -> str:
+    return f"purchase order {data.get('name')} cancelled"
+
+
+def _purchase_order_received(data: Mapping[str, Any]) -> str:
+    if data.get("complete"):
+        return f"purchase order {data.get('name')} received in full"
+    outstanding = [
+        f"{line.get('name')} {_amount(remaining)} {line.get('unit') or ''}".rstrip()
+        for line in data.get("lines", [])
+        if isinstance(line.get("qty"), int | float)
+        and isinstance(line.get("received"), int | float)
+        and (remaining := normalise_number(line["qty"] - line["received"])) > 0
+    ]
+    return f"purchase order {data.get('name')} partly received; to come: {', '.join(outstanding)}"
+
+
+def _reorder_needs_supplier(data: Mapping[str, Any]) -> str:
+    names = ", ".join(str(item.get("name")) for item in data.get("items", []))
+    return f"cannot reorder without a supplier: {names}"
+
+
+def _hours(value: Any) -> str:
+    return (
+        _amount(normalise_number(round(value, 1))) if isinstance(value, int | float) else str(value)
+    )
+
+
+def _maintenance_due(data: Mapping[str, Any]) -> str:
+    subject = f"{data['equipment']}: " if data.get("equipment") else ""
+    message = f"{subject}{data.get('name')} is due"
+    if data.get("reason") == "usage":
+        message += f" after {_hours(data.get('runtime_hours'))} h of running"
+    return message
+
+
+def _maintenance_completed(data: Mapping[str, Any]) -> str:
+    subject = f"{data['equipment']}: " if data.get("equipment") else ""
+    return f"{subject}{data.get('name')} done"
+
+
+def _alarm(data: Mapping[str, Any]) -> str:
+    about = f" on {data['subject']}" if data.get("subject") else ""
+    alarm = f"{data.get('severity')} {data.get('kind')} alarm{about}"
+    match data.get("phase"):
+        case "raised":
+            message = f"{alarm} raised"
+            if data.get("value") is not None and data.get("limit") is not None:
+                unit = data.get("unit") or ""
+                message += (
+                    f": {_amount(data['value'])}{unit} (limit {_amount(data['limit'])}{unit})"
+                )
+            elif data.get("message"):
+                message += f": {data['message']}"
+            return message
+        case "escalated":
+            message = f"{alarm} escalated to level {data.get('escalation_level')}"
+            if data.get("notified"):
+                message += f", told {', '.join(data['notified'])}"
+            return message
+        case phase:
+            return f"{alarm} {phase}"
+
+
 def _action(data: Mapping[str, Any]) -> str:
     return f"{data.get('action')} by {data.get('actor')} (from {data.get('source')})"
 
@@ -93,6 +183,15 @@ DESCRIPTIONS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
     f"{EVENT_PREFIX}stock_received": _stock_received,
     f"{EVENT_PREFIX}inventory_adjusted": _inventory_adjusted,
     f"{EVENT_PREFIX}product_availability_changed": _availability_changed,
+    f"{EVENT_PREFIX}stock_out": _stock_out,
+    f"{EVENT_PREFIX}purchase_order_created": _purchase_order_created,
+    f"{EVENT_PREFIX}purchase_order_approved": _purchase_order_approved,
+    f"{EVENT_PREFIX}purchase_order_cancelled": _purchase_order_cancelled,
+    f"{EVENT_PREFIX}purchase_order_received": _purchase_order_received,
+    f"{EVENT_PREFIX}reorder_needs_supplier": _reorder_needs_supplier,
+    f"{EVENT_PREFIX}maintenance_due": _maintenance_due,
+    f"{EVENT_PREFIX}maintenance_completed": _maintenance_completed,
+    f"{EVENT_PREFIX}alarm": _alarm,
 }
 
 

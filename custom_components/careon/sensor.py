@@ -1,4 +1,5 @@
-"""Sensors of a CareOn store: today's sales and the stock of every inventory item."""
+"""Sensors of a CareOn store: today's sales, the work in progress, the stock of every inventory
+item and the maintenance of every equipment."""
 
 from __future__ import annotations
 
@@ -13,14 +14,20 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import Platform, UnitOfMass, UnitOfVolume
+from homeassistant.const import Platform, UnitOfMass, UnitOfTime, UnitOfVolume
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
 from .coordinator import CareOnConfigEntry
 from .core import StoreObject, StoreSnapshot
-from .entity import CareOnEntity, CareOnObjectEntity, async_track_store_entities
+from .core.queries import parse_iso
+from .entity import (
+    CareOnEntity,
+    CareOnObjectEntity,
+    ObjectEntities,
+    async_track_store_entities,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -51,6 +58,19 @@ class CareOnItemSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[StoreObject], StateType]
     attributes_fn: Callable[[StoreObject], dict[str, Any]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CareOnEquipmentSensorEntityDescription(SensorEntityDescription):
+    """Describes a sensor of one equipment."""
+
+    value_fn: Callable[[StoreSnapshot, StoreObject], StateType | datetime]
+    attributes_fn: Callable[[StoreSnapshot, StoreObject], dict[str, Any]]
+
+
+def _next_maintenance(snapshot: StoreSnapshot, equipment: StoreObject) -> datetime | None:
+    task = snapshot.next_maintenance(equipment.id)
+    return parse_iso(task.get("due")) if task else None
 
 
 STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
@@ -85,6 +105,18 @@ STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda snapshot: len(snapshot.low_stock),
     ),
+    CareOnStoreSensorEntityDescription(
+        key="open_purchase_orders",
+        translation_key="open_purchase_orders",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda snapshot: len(snapshot.open_purchase_orders),
+    ),
+    CareOnStoreSensorEntityDescription(
+        key="active_alarms",
+        translation_key="active_alarms",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda snapshot: len(snapshot.alarms),
+    ),
 )
 
 QUANTITY_SENSOR = CareOnItemSensorEntityDescription(
@@ -98,26 +130,61 @@ QUANTITY_SENSOR = CareOnItemSensorEntityDescription(
     },
 )
 
+EQUIPMENT_SENSORS: tuple[CareOnEquipmentSensorEntityDescription, ...] = (
+    CareOnEquipmentSensorEntityDescription(
+        key="next_maintenance",
+        translation_key="next_maintenance",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_next_maintenance,
+        attributes_fn=lambda snapshot, equipment: {
+            "task": task.name if (task := snapshot.next_maintenance(equipment.id)) else None,
+        },
+    ),
+    CareOnEquipmentSensorEntityDescription(
+        key="runtime_hours",
+        translation_key="runtime_hours",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        # back to zero after a maintenance by runtime
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        value_fn=lambda _, equipment: equipment.get("runtime_hours", 0),
+        attributes_fn=lambda _, equipment: {
+            "total_runtime_hours": equipment.get("total_runtime_hours", 0),
+            "maintenance_runtime_hours": equipment.get("maintenance_runtime_hours"),
+        },
+    ),
+)
+
 
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: CareOnConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Set up the store's sensors and one stock sensor per inventory item."""
+    """Set up the store's sensors, one stock sensor per inventory item and the maintenance
+    sensors of every equipment."""
     coordinator = entry.runtime_data.coordinator
     async_track_store_entities(
         entry,
         Platform.SENSOR,
         async_add_entities,
-        store_entities=[
-            CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS
-        ],
-        objects_fn=lambda snapshot: snapshot.inventory,
-        object_entities_fn=lambda object_id: [
-            CareOnItemSensorEntity(coordinator, QUANTITY_SENSOR, object_id)
-        ],
-        keys=[QUANTITY_SENSOR.key],
+        [CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS],
+        ObjectEntities(
+            objects_fn=lambda snapshot: snapshot.inventory,
+            entities_fn=lambda object_id: [
+                CareOnItemSensorEntity(coordinator, QUANTITY_SENSOR, object_id)
+            ],
+            keys=(QUANTITY_SENSOR.key,),
+        ),
+        ObjectEntities(
+            objects_fn=lambda snapshot: snapshot.equipment,
+            entities_fn=lambda object_id: [
+                CareOnEquipmentSensorEntity(coordinator, description, object_id)
+                for description in EQUIPMENT_SENSORS
+            ],
+            keys=tuple(description.key for description in EQUIPMENT_SENSORS),
+        ),
     )
 
 
@@ -167,3 +234,23 @@ class CareOnItemSensorEntity(CareOnObjectEntity, SensorEntity):
     def extra_state_attributes(self) -> dict[str, Any]:
         """When to reorder, and how much to keep."""
         return self.entity_description.attributes_fn(self.store_object)
+
+
+class CareOnEquipmentSensorEntity(CareOnObjectEntity, SensorEntity):
+    """When one equipment is due for maintenance, and how long it ran."""
+
+    entity_description: CareOnEquipmentSensorEntityDescription
+
+    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+        """Equipment."""
+        return snapshot.equipment
+
+    @property
+    def native_value(self) -> StateType | datetime:
+        """The value, from the last snapshot."""
+        return self.entity_description.value_fn(self.coordinator.data, self.store_object)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """What goes with the value."""
+        return self.entity_description.attributes_fn(self.coordinator.data, self.store_object)

@@ -27,6 +27,17 @@ SERVICE_QUERY: Final = "query"
 SETUP_SERVICES: Final = frozenset(
     {"create_object", "update_object", "delete_object", "set_link", "remove_link", "define_type"}
 )
+# Spending the store's money and changing its maintenance plan are the owner's decisions too:
+# a staff account may draft, receive and cancel orders and do the maintenance, but approving an
+# order (or drafting it already approved) and setting an equipment's plan take an administrator.
+# The values are the parameters that make a call an owner's decision (empty: every call).
+ADMIN_PARAMS: Final[Mapping[str, frozenset[str]]] = {
+    **{service: frozenset() for service in SETUP_SERVICES},
+    "approve_purchase_order": frozenset(),
+    "auto_reorder": frozenset({"approve"}),
+    "create_purchase_order": frozenset({"approve"}),
+    "schedule_maintenance": frozenset({"interval_days", "runtime_hours"}),
+}
 
 # The schemas give calls their shape (lists of mappings, text, booleans). Whether a value is
 # present, known and in range is the engine's to say: its errors are translated and name the
@@ -108,6 +119,64 @@ ACTION_PARAMS: Mapping[str, VolDictType] = {
         vol.Optional("properties"): MAPPING,
         vol.Optional("links"): MAPPING,
     },
+    # purchasing
+    "auto_reorder": {
+        vol.Optional("items"): LIST_OF_TEXT,
+        vol.Optional("approve"): cv.boolean,
+    },
+    "create_purchase_order": {
+        vol.Optional("supplier"): TEXT,
+        vol.Optional("lines"): LIST_OF_MAPPINGS,
+        vol.Optional("expected_at"): ANY_VALUE,
+        vol.Optional("note"): TEXT,
+        vol.Optional("approve"): cv.boolean,
+    },
+    "approve_purchase_order": {vol.Optional("purchase_order"): TEXT},
+    "cancel_purchase_order": {vol.Optional("purchase_order"): TEXT},
+    "receive_purchase_order": {
+        vol.Optional("purchase_order"): TEXT,
+        vol.Optional("lines"): LIST_OF_MAPPINGS,
+    },
+    # maintenance
+    "schedule_maintenance": {
+        vol.Optional("equipment"): TEXT,
+        vol.Optional("name"): TEXT,
+        vol.Optional("interval_days"): ANY_VALUE,
+        vol.Optional("runtime_hours"): ANY_VALUE,
+        vol.Optional("due"): ANY_VALUE,
+        vol.Optional("assigned_to"): TEXT,
+        vol.Optional("notes"): TEXT,
+    },
+    "update_maintenance_task": {
+        vol.Optional("task"): TEXT,
+        vol.Optional("name"): TEXT,
+        vol.Optional("due"): ANY_VALUE,
+        vol.Optional("notes"): TEXT,
+    },
+    "complete_maintenance": {vol.Optional("task"): TEXT, vol.Optional("notes"): TEXT},
+    "cancel_maintenance": {vol.Optional("task"): TEXT},
+    "record_runtime": {vol.Optional("equipment"): TEXT, vol.Optional("hours"): ANY_VALUE},
+    "check_maintenance": {},
+    # alarms
+    "raise_alarm": {
+        vol.Optional("kind"): TEXT,
+        vol.Optional("severity"): TEXT,
+        vol.Optional("message"): TEXT,
+        vol.Optional("subject"): TEXT,
+        vol.Optional("entity"): TEXT,
+        vol.Optional("value"): ANY_VALUE,
+        vol.Optional("limit"): ANY_VALUE,
+        vol.Optional("unit"): TEXT,
+    },
+    "acknowledge_alarm": {vol.Optional("alarm"): TEXT},
+    "resolve_alarm": {vol.Optional("alarm"): TEXT, vol.Optional("resolution"): TEXT},
+    "escalate_alarm": {
+        vol.Optional("alarm"): TEXT,
+        vol.Optional("notified"): LIST_OF_TEXT,
+        vol.Optional("severity"): TEXT,
+        vol.Optional("maintenance_task"): TEXT,
+        vol.Optional("assigned_to"): TEXT,
+    },
 }
 
 QUERY_SCHEMA = vol.Schema(
@@ -148,9 +217,18 @@ def _params(call: ServiceCall) -> dict[str, Any]:
     return {key: value for key, value in call.data.items() if key not in _NOT_PARAMS}
 
 
+def _needs_admin(call: ServiceCall) -> bool:
+    """Whether a call changes the store's setup, spends its money or sets a plan."""
+    if (params := ADMIN_PARAMS.get(call.service)) is None:
+        return False
+    return not params or any(
+        (value := call.data.get(param)) is not None and value is not False for param in params
+    )
+
+
 async def _async_check_admin(call: ServiceCall) -> None:
-    """Changing the store's setup (its schema, objects and links) is for administrators."""
-    if call.service not in SETUP_SERVICES or call.context.user_id is None:
+    """Setup, approving purchases and maintenance plans are for administrators."""
+    if call.context.user_id is None or not _needs_admin(call):
         return  # automations and scripts act for the administrator who wrote them
     user = await call.hass.auth.async_get_user(call.context.user_id)
     if user is None or not user.is_admin:

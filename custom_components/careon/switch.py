@@ -14,7 +14,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import SOURCE_ENTITY
 from .coordinator import CareOnConfigEntry
 from .core import StoreObject, StoreSnapshot
-from .entity import CareOnObjectEntity, async_track_store_entities
+from .entity import CareOnObjectEntity, ObjectEntities, async_track_store_entities
 from .helpers import async_execute
 
 # One action at a time from this platform (the engine serializes writes anyway).
@@ -50,12 +50,14 @@ async def async_setup_entry(
         entry,
         Platform.SWITCH,
         async_add_entities,
-        store_entities=[],
-        objects_fn=lambda snapshot: snapshot.products,
-        object_entities_fn=lambda object_id: [
-            CareOnProductSwitchEntity(coordinator, AVAILABILITY_SWITCH, object_id)
-        ],
-        keys=[AVAILABILITY_SWITCH.key],
+        [],
+        ObjectEntities(
+            objects_fn=lambda snapshot: snapshot.products,
+            entities_fn=lambda object_id: [
+                CareOnProductSwitchEntity(coordinator, AVAILABILITY_SWITCH, object_id)
+            ],
+            keys=(AVAILABILITY_SWITCH.key,),
+        ),
     )
 
 
