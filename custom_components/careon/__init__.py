@@ -110,9 +110,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
                 {**event.data, "entry_id": entry.entry_id},
                 context=context,
             )
-        if entry.state is ConfigEntryState.LOADED:
-            # (setting up refreshes by itself; unloading leaves nothing to refresh)
-            entry.async_create_task(hass, coordinator.async_request_refresh())
+        coordinator.async_store_changed(refresh=entry.state is ConfigEntryState.LOADED)
 
     async def _async_close(_: Event) -> None:
         """Home Assistant stops: write the running hours, then let go of the database."""

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
@@ -37,6 +37,11 @@ from .core.queries import day_bounds
 if TYPE_CHECKING:
     from .maintenance import MaintenanceScheduler
     from .runtime import EquipmentRuntimeTracker
+
+
+# How often one refresh reads again when actions keep committing during its reads (the next
+# refresh, asked for by those commits, picks up the rest).
+MAX_REREADS = 3
 
 
 @dataclass(kw_only=True)
@@ -74,9 +79,28 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
             entry.options.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR)
         )
         self.business_day_start: datetime | None = None
+        # Actions committed so far: a refresh that saw one land during its read reads again.
+        self._commits = 0
+
+    @callback
+    def async_store_changed(self, *, refresh: bool = True) -> None:
+        """An action committed: read the store again (bursts fold into one refresh)."""
+        self._commits += 1
+        if refresh:
+            self.config_entry.async_create_task(self.hass, self.async_request_refresh())
 
     async def _async_update_data(self) -> StoreSnapshot:
         """Read products, stock and today's sales in one transaction."""
+        for _ in range(MAX_REREADS):
+            commits = self._commits
+            snapshot = await self._async_read()
+            if self._commits == commits:
+                break
+            # An action committed during the read, and the debouncer dropped the refresh it
+            # asked for (one was running): read again rather than show the older state.
+        return snapshot
+
+    async def _async_read(self) -> StoreSnapshot:
         now = dt_util.utcnow()
         try:
             async with self.engine.reader() as ontology:
