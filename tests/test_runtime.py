@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,14 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.careon.const import DOMAIN
-from custom_components.careon.core import ActionEngine
+from custom_components.careon.core import ActionEngine, ActionResult, StoreUnavailableError
 from custom_components.careon.core.database import sqlite_url
 
 from .conftest import TIMEZONE, async_call_careon, async_settle
 
 ESPRESSO = "equipment.espresso_machine"  # power_threshold_w 150 in the demo
 POWER = "sensor.espresso_machine_power"
+RUNTIME_KEY_PREFIX = "runtime:"
 
 
 async def _call(hass: HomeAssistant, service: str, **data: Any) -> dict[str, Any]:
@@ -41,9 +44,48 @@ async def _hours(hass: HomeAssistant, object_id: str = ESPRESSO) -> float:
     return float((await _equipment(hass, object_id)).get("runtime_hours", 0))
 
 
-async def _power(hass: HomeAssistant, watts: float | str, entity_id: str = POWER) -> None:
-    hass.states.async_set(entity_id, str(watts), {"unit_of_measurement": "W"})
+async def _power(
+    hass: HomeAssistant, watts: float | str, entity_id: str = POWER, unit: str = "W"
+) -> None:
+    hass.states.async_set(entity_id, str(watts), {"unit_of_measurement": unit})
     await async_settle(hass)
+
+
+async def _stored_equipment(store_path: Path, object_id: str = ESPRESSO) -> dict[str, Any]:
+    """An equipment as the store's database holds it (the entry's engine is closed)."""
+    engine = await ActionEngine.open(sqlite_url(store_path), timezone=TIMEZONE)
+    try:
+        async with engine.reader() as ontology:
+            equipment = await ontology.get(object_id)
+    finally:
+        await engine.close()
+    assert equipment is not None
+    return dict(equipment.properties)
+
+
+def _failing_once(
+    monkeypatch: pytest.MonkeyPatch, engine: ActionEngine, *, committed: bool
+) -> list[str]:
+    """Make the store fail the first ``record_runtime``: after committing it (the answer is
+    lost) or before. Returns the idempotency keys of every ``record_runtime`` sent."""
+    execute = engine.execute
+    keys: list[str] = []
+
+    async def _execute(
+        action: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> ActionResult:
+        if action != "record_runtime":
+            return await execute(action, params, **kwargs)
+        keys.append(kwargs["idempotency_key"])
+        if len(keys) == 1 and not committed:
+            raise StoreUnavailableError("connection lost")
+        result = await execute(action, params, **kwargs)
+        if len(keys) == 1:
+            raise StoreUnavailableError("connection lost after COMMIT")
+        return result
+
+    monkeypatch.setattr(engine, "execute", _execute)
+    return keys
 
 
 async def _run_for(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: int) -> None:
@@ -173,6 +215,83 @@ async def test_short_blips_wait(
     ]
 
 
+async def test_power_in_kilowatts(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, bound: MockConfigEntry
+) -> None:
+    """A sensor in kW is compared with the threshold in watts (150 W)."""
+    await _power(hass, 1.2, unit="kW")
+    await _run_for(hass, freezer, 15)
+    await _power(hass, 0.1, unit="kW")  # 100 W: idle
+    await _run_for(hass, freezer, 15)
+    assert await _hours(hass) == 0.25
+
+
+@pytest.mark.parametrize("committed", [True, False], ids=["answer_lost", "not_written"])
+async def test_failed_write_is_written_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    bound: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+    committed: bool,
+) -> None:
+    """A write the store did not answer is sent again with its key: written once, whether
+    the first one committed (the engine replays it) or not."""
+    keys = _failing_once(monkeypatch, bound.runtime_data.engine, committed=committed)
+    await _power(hass, 1200)
+    await _run_for(hass, freezer, 15)  # written, or not; unanswered either way
+    assert await _hours(hass) == (0.25 if committed else 0)
+    await _run_for(hass, freezer, 15)  # the next quarter, and the first one again
+    await _power(hass, 0)
+    assert await _hours(hass) == 0.5
+    first = keys[0]
+    assert first.startswith(f"{RUNTIME_KEY_PREFIX}{ESPRESSO}:")
+    assert keys.count(first) == 2
+    assert len(set(keys)) == 2
+    await _run_for(hass, freezer, 30)  # nothing left to send
+    assert len(keys) == 3
+    assert (await _equipment(hass))["total_runtime_hours"] == 0.5
+
+
+async def test_write_failing_while_stopping_is_sent_again(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    bound: MockConfigEntry,
+    store_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A write still under way when Home Assistant stops is waited for; when it fails, it is
+    sent again before the store closes."""
+    engine = bound.runtime_data.engine
+    execute = engine.execute
+    release = asyncio.Event()
+    keys: list[str] = []
+
+    async def _execute(
+        action: str, params: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> ActionResult:
+        if action == "record_runtime":
+            keys.append(kwargs["idempotency_key"])
+            if len(keys) == 1:
+                await release.wait()
+                raise StoreUnavailableError("connection lost")
+        return await execute(action, params, **kwargs)
+
+    monkeypatch.setattr(engine, "execute", _execute)
+    await _power(hass, 1000)
+    freezer.tick(timedelta(minutes=6))
+    try:
+        hass.states.async_set(POWER, "0", {"unit_of_measurement": "W"})
+        await asyncio.sleep(0)  # (state changes reach their listeners on the next turn)
+        assert len(keys) == 1  # the write is under way
+        # the tracker stops at once, waiting for the write
+        hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    finally:
+        release.set()  # the write fails
+    await hass.async_block_till_done()
+    assert keys == [keys[0], keys[0]]
+    assert (await _stored_equipment(store_path))["runtime_hours"] == 0.1
+
+
 async def test_hours_written_when_home_assistant_stops(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, bound: MockConfigEntry, store_path: Path
 ) -> None:
@@ -181,12 +300,5 @@ async def test_hours_written_when_home_assistant_stops(
     freezer.tick(timedelta(minutes=6))
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
-    engine = await ActionEngine.open(sqlite_url(store_path), timezone=TIMEZONE)
-    try:
-        async with engine.reader() as ontology:
-            espresso = await ontology.get(ESPRESSO)
-    finally:
-        await engine.close()
-    assert espresso is not None
-    assert espresso.properties["runtime_hours"] == 0.1
+    assert (await _stored_equipment(store_path))["runtime_hours"] == 0.1
     assert bound.state is ConfigEntryState.LOADED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 from unittest.mock import patch
 from zoneinfo import ZoneInfo
@@ -84,6 +84,19 @@ async def _todo(
     await async_settle(hass)
 
 
+def _as_sent(item: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """What the frontend sends to update an item (``updateItem`` in its src/data/todo.ts): the
+    whole item as shown, with the changes (a new status when it is ticked, edits made in its
+    dialog)."""
+    shown = item | changes
+    data = {"item": shown["uid"], "rename": shown["summary"], "status": shown["status"]}
+    if shown.get("description") is not None:
+        data["description"] = shown["description"]
+    if (due := shown.get("due")) is not None:
+        data["due_datetime" if "T" in due else "due_date"] = due
+    return data
+
+
 async def _run_low(entry: MockConfigEntry, hass: HomeAssistant) -> dict[str, Any]:
     """Beans run low; auto_reorder orders them from the roastery."""
     for item, qty in (("inventory_item.espresso_beans", 1000), ("inventory_item.decaf_beans", 400)):
@@ -125,19 +138,20 @@ async def test_check_purchase_order_receives_it(
     assert await _items(hass, PURCHASE_ORDERS) == [
         {
             "uid": ordered["purchase_order_id"],
-            "summary": "성수로스터리 · 2 items",
+            "summary": "성수로스터리 · 디카페인 원두, 에스프레소 원두",
             "status": "needs_action",
             "due": expected_at.astimezone(SEOUL).isoformat(),
             "description": "디카페인 원두 2000 g\n에스프레소 원두 7000 g",
         }
     ]
 
+    (shown,) = await _items(hass, PURCHASE_ORDERS)
     actions = async_capture_events(hass, "careon_action")
     await _todo(
         hass,
         "update_item",
         PURCHASE_ORDERS,
-        {"item": ordered["purchase_order_id"], "status": "completed"},
+        _as_sent(shown, status="completed"),
         context=Context(user_id=hass_admin_user.id),
     )
     assert [(e.data["action"], e.data["actor"], e.data["source"]) for e in actions] == [
@@ -153,12 +167,7 @@ async def test_check_purchase_order_receives_it(
 
     # what was received stays received
     with pytest.raises(ServiceValidationError) as err:
-        await _todo(
-            hass,
-            "update_item",
-            PURCHASE_ORDERS,
-            {"item": ordered["purchase_order_id"], "status": "needs_action"},
-        )
+        await _todo(hass, "update_item", PURCHASE_ORDERS, _as_sent(item, status="needs_action"))
     assert err.value.translation_key == "purchase_order_status_invalid"
     assert err.value.translation_placeholders["status"] == "received"
 
@@ -190,28 +199,36 @@ async def test_partial_delivery(hass: HomeAssistant, init_integration: MockConfi
         lines=[{"item": "inventory_item.croissant", "qty": 5}],
     )
     (item,) = await _items(hass, PURCHASE_ORDERS)
-    assert item["summary"] == "동네베이커리 · 2 items"
+    assert item["summary"] == "동네베이커리 · 크루아상, 치즈케이크"
     assert item["status"] == "needs_action"
     assert item["description"] == "크루아상 5/10 ea\n치즈케이크 4 ea"
     assert item["due"]  # the bakery's lead time
 
     # the frontend sends the item back as it is shown, with the new status
-    await _todo(
-        hass,
-        "update_item",
-        PURCHASE_ORDERS,
-        {
-            "item": po_id,
-            "rename": item["summary"],
-            "status": "completed",
-            "description": item["description"],
-        },
-    )
+    await _todo(hass, "update_item", PURCHASE_ORDERS, _as_sent(item, status="completed"))
     purchase_order = await _object(init_integration, po_id)
     assert purchase_order.get("status") == "received"
     assert [line["received"] for line in purchase_order.get("lines")] == [10, 4]
     assert (await _object(init_integration, "inventory_item.croissant")).get("on_hand") == 22
     assert (await _object(init_integration, "inventory_item.cheesecake")).get("on_hand") == 12
+
+
+async def test_purchase_order_summary_names_its_items(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """An order is summed up by its supplier and, in the store's words, its first items."""
+    await _run(
+        init_integration,
+        hass,
+        "create_purchase_order",
+        supplier="supplier.bakery",
+        lines=[
+            {"item": f"inventory_item.{key}", "qty": 2}
+            for key in ("croissant", "cheesecake", "sandwich", "hot_cup")
+        ],
+    )
+    (item,) = await _items(hass, PURCHASE_ORDERS)
+    assert item["summary"] == "동네베이커리 · 크루아상, 치즈케이크, 햄치즈 샌드위치, …"
 
 
 async def test_delete_purchase_order_cancels_it(
@@ -232,8 +249,8 @@ async def test_clearing_a_received_order_keeps_it_in_the_store(
     """ "Clear checked items" takes a received order off the list; the store keeps it."""
     ordered = await _run_low(init_integration, hass)
     po_id = ordered["purchase_order_id"]
-    await _todo(hass, "update_item", PURCHASE_ORDERS, {"item": po_id, "status": "completed"})
-    await async_settle(hass)
+    (item,) = await _items(hass, PURCHASE_ORDERS)
+    await _todo(hass, "update_item", PURCHASE_ORDERS, _as_sent(item, status="completed"))
     assert [item["status"] for item in await _items(hass, PURCHASE_ORDERS)] == ["completed"]
     await _todo(hass, "remove_completed_items", PURCHASE_ORDERS, {})
     assert await _items(hass, PURCHASE_ORDERS) == []
@@ -257,13 +274,14 @@ async def test_purchase_order_errors(
     assert (await _object(init_integration, po_id)).get("status") == "draft"
 
     # someone cancels the order before the list hears of it
+    (item,) = await _items(hass, PURCHASE_ORDERS)
     engine = init_integration.runtime_data.engine
     await engine.execute("cancel_purchase_order", {"purchase_order": po_id}, actor="t", source="t")
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
             TODO_DOMAIN,
             "update_item",
-            {"item": po_id, "status": "completed"},
+            _as_sent(item, status="completed"),
             target={ATTR_ENTITY_ID: PURCHASE_ORDERS},
             blocking=True,
         )
@@ -306,11 +324,12 @@ async def test_check_task_completes_it(
     backflush = (await _items(hass, MAINTENANCE))[0]
     assert backflush["summary"] == "에스프레소 머신 · 백플러시 및 샤워스크린 세척"
 
+    assert "description" not in backflush
     await _todo(
         hass,
         "update_item",
         MAINTENANCE,
-        {"item": backflush["uid"], "status": "completed", "description": "가스켓 상태 양호"},
+        _as_sent(backflush, status="completed", description="가스켓 상태 양호"),
         context=Context(user_id=hass_admin_user.id),
     )
     task = await _object(init_integration, backflush["uid"])
@@ -331,16 +350,58 @@ async def test_check_task_completes_it(
     assert [item["due"] for item in following if item["status"] == "needs_action"] == [next_due]
 
     # done stays done
+    (shown,) = done
     with pytest.raises(ServiceValidationError) as err:
-        await _todo(
-            hass, "update_item", MAINTENANCE, {"item": backflush["uid"], "status": "needs_action"}
-        )
+        await _todo(hass, "update_item", MAINTENANCE, _as_sent(shown, status="needs_action"))
     assert err.value.translation_key == "maintenance_task_status_invalid"
 
 
-async def test_add_task(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
+async def test_check_task_with_edits_only_completes_it(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A task ticked in its dialog together with other edits is only completed, in one action:
+    a due moved into the past is not announced first, the name stays; the notes are kept."""
+    await async_settle(hass)
+    grinder = next(
+        item for item in await _items(hass, MAINTENANCE) if item["summary"] == "그라인더 · 버 청소"
+    )
+    before = await _object(init_integration, grinder["uid"])
+    yesterday = (dt_util.utcnow() - timedelta(days=1)).astimezone(SEOUL).isoformat()
+    actions = async_capture_events(hass, "careon_action")
+    due = async_capture_events(hass, "careon_maintenance_due")
+    await _todo(
+        hass,
+        "update_item",
+        MAINTENANCE,
+        _as_sent(
+            grinder,
+            status="completed",
+            summary="그라인더 · 버 분해 청소",
+            due=yesterday,
+            description="솔 사용",
+        ),
+    )
+    assert [event.data["action"] for event in actions] == ["complete_maintenance"]
+    assert due == []
+    task = await _object(init_integration, grinder["uid"])
+    assert task.get("status") == "done"
+    assert task.get("notes") == "솔 사용"
+    assert task.name == before.name
+    assert task.get("due") == before.get("due")
+    assert not task.get("due_announced_at")
+
+
+async def test_add_task(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
     """A new item is a one-off task: for the equipment its summary starts with, due at the
-    start of its day in the store, or now without a day."""
+    start of its day in the store, or by the end of the store's day without a day."""
+    # 01:00 in the store: still the day before in UTC
+    tomorrow = dt_util.utcnow().astimezone(SEOUL).date() + timedelta(days=1)
+    freezer.move_to(datetime.combine(tomorrow, time(1), SEOUL))
+    async_fire_time_changed(hass)
+    await async_settle(hass)
+    due = async_capture_events(hass, "careon_maintenance_due")
     await _todo(
         hass,
         "add_item",
@@ -359,12 +420,19 @@ async def test_add_task(hass: HomeAssistant, init_integration: MockConfigEntry) 
     assert [link.target_id for link in links] == ["equipment.ice_maker"]
     windows = tasks["창문 청소"]
     assert windows.get("reason") == "manual"
-    assert windows.get("due_announced_at")
+    # the store's next midnight, not now: nothing is due yet
+    store_midnight = datetime.combine(tomorrow + timedelta(days=1), time(), SEOUL)
+    assert windows.get("due") == store_midnight.astimezone(dt_util.UTC).isoformat(
+        timespec="microseconds"
+    )
+    assert not windows.get("due_announced_at")
+    assert due == []
 
     items = {item["summary"]: item for item in await _items(hass, MAINTENANCE)}
     assert items["제빙기 · 필터 교체"]["due"] == "2030-04-25T00:00:00+09:00"
     assert items["제빙기 · 필터 교체"]["description"] == "필터 2개"
     assert items["창문 청소"]["status"] == "needs_action"
+    assert items["창문 청소"]["due"] == store_midnight.isoformat()
 
 
 async def test_edit_task(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
@@ -424,8 +492,7 @@ async def test_delete_task_cancels_it(
 
     # a task done is history: clearing it takes it off the list, and it stays done
     (done,) = [uid for uid in items if items[uid]["summary"] == "그라인더 · 버 청소"]
-    await _todo(hass, "update_item", MAINTENANCE, {"item": done, "status": "completed"})
-    await async_settle(hass)
+    await _todo(hass, "update_item", MAINTENANCE, _as_sent(items[done], status="completed"))
     assert done in {item["uid"] for item in await _items(hass, MAINTENANCE)}
     await _todo(hass, "remove_completed_items", MAINTENANCE, {})
     assert done not in {item["uid"] for item in await _items(hass, MAINTENANCE)}

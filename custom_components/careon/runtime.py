@@ -5,17 +5,19 @@ An Equipment with a ``power_entity`` runs while that entity's state is above its
 written to the store with the ``record_runtime`` action when it stops, every 15 minutes while it
 runs, and when the entry unloads or Home Assistant stops, so the hours live in the ontology and
 survive restarts. The store's engine does the rest (totals, announcing maintenance due).
+
+Each write carries an idempotency key naming the period it covers. A write whose answer never
+came (the database failed, perhaps after committing) is sent again unchanged, so a write that did
+commit is replayed by the engine instead of counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
-from homeassistant.const import STATE_ON
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_ON, UnitOfPower
 from homeassistant.core import (
     CALLBACK_TYPE,
     Event,
@@ -27,6 +29,7 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers.event import async_track_state_change_event, async_track_time_interval
 from homeassistant.util import dt as dt_util
+from homeassistant.util.unit_conversion import PowerConverter
 
 from .const import LOGGER, RUNTIME_FLUSH_INTERVAL, SOURCE_SENSOR
 from .coordinator import CareOnConfigEntry, CareOnDataUpdateCoordinator
@@ -56,15 +59,38 @@ class PowerBinding:
         )
 
     def is_running(self, state: State | None) -> bool:
-        """Whether a state of the power entity means the equipment runs."""
+        """Whether a state of the power entity means the equipment runs.
+
+        A reading is compared in watts (a sensor in kW or mW is converted; one without a unit
+        reads watts); a reading in another unit is compared as it is.
+        """
         if state is None:
             return False
         if state.state == STATE_ON:
             return True
         try:
-            return float(state.state) > self.threshold
+            value = float(state.state)
         except ValueError:  # unavailable, unknown, off
             return False
+        unit = state.attributes.get(ATTR_UNIT_OF_MEASUREMENT) or UnitOfPower.WATT
+        if unit in PowerConverter.VALID_UNITS:
+            value = PowerConverter.convert(value, unit, UnitOfPower.WATT)
+        return value > self.threshold
+
+
+def _stamp(moment: datetime) -> str:
+    """A moment in a key: UTC, to the microsecond, compact (keys are at most 200 long)."""
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Write:
+    """Running hours to write, under the key of the period they cover (sent again unchanged
+    until the store answers)."""
+
+    equipment_id: str
+    hours: float
+    key: str
 
 
 @dataclass(kw_only=True)
@@ -75,17 +101,29 @@ class _Tracked:
     binding: PowerBinding
     unsubscribe: CALLBACK_TYPE
     running_since: datetime | None = None
-    # hours counted but not written yet (too short, or the store could not be reached)
+    # time counted but too short to write yet: how many hours, and since when
     pending_hours: float = 0.0
+    pending_since: datetime | None = None
 
-    def take_hours(self, now: datetime, *, running: bool) -> float:
-        """The hours to write up to ``now``; counting goes on from ``now`` while running."""
+    def take(self, now: datetime, *, running: bool) -> _Write | None:
+        """The write of the hours up to ``now`` (None: too few yet, they wait for the next);
+        counting goes on from ``now`` while running."""
+        since = self.pending_since or self.running_since
         hours = self.pending_hours
         if self.running_since is not None:
             hours += max((now - self.running_since).total_seconds(), 0) / 3600
-        self.pending_hours = 0.0
         self.running_since = now if running else None
-        return hours
+        if since is None or hours < MIN_RECORDED_HOURS:
+            self.pending_hours = hours
+            self.pending_since = since if hours > 0 else None
+            return None
+        self.pending_hours = 0.0
+        self.pending_since = None
+        return _Write(
+            equipment_id=self.equipment_id,
+            hours=hours,
+            key=f"runtime:{self.equipment_id}:{_stamp(since)}:{_stamp(now)}",
+        )
 
 
 class EquipmentRuntimeTracker:
@@ -102,6 +140,8 @@ class EquipmentRuntimeTracker:
         self.entry = entry
         self.coordinator = coordinator
         self._tracked: dict[str, _Tracked] = {}
+        # writes the store did not answer, by key: sent again every flush and when stopping
+        self._unanswered: dict[str, _Write] = {}
         self._writes: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
@@ -124,17 +164,27 @@ class EquipmentRuntimeTracker:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe = []
-        now = dt_util.utcnow()
-        writes = []
         for tracked in self._tracked.values():
             tracked.unsubscribe()
-            hours = tracked.take_hours(now, running=False)
-            if hours >= MIN_RECORDED_HOURS:
-                writes.append(self._async_record(tracked.equipment_id, hours))
-        self._tracked.clear()
+        now = dt_util.utcnow()
+        # the writes under way first: one that fails is sent again below
         if self._writes:
             await asyncio.wait(self._writes)
-        await asyncio.gather(*writes)
+        writes = [
+            write
+            for tracked in self._tracked.values()
+            if (write := tracked.take(now, running=False)) is not None
+        ]
+        self._tracked.clear()
+        writes.extend(self._unanswered.pop(key) for key in list(self._unanswered))
+        await asyncio.gather(*(self._async_record(write) for write in writes))
+        for write in self._unanswered.values():
+            LOGGER.warning(
+                "Lost %.3f running hours of %s: the store did not answer",
+                write.hours,
+                write.equipment_id,
+            )
+        self._unanswered.clear()
 
     @callback
     def _async_sync(self) -> None:
@@ -153,7 +203,7 @@ class EquipmentRuntimeTracker:
             del self._tracked[equipment_id]
             if equipment_id in snapshot.equipment:
                 # rebound or unbound: the hours so far ran under the old binding
-                self._async_write(equipment_id, tracked.take_hours(now, running=False))
+                self._async_write(tracked.take(now, running=False))
         for equipment_id, binding in wanted.items():
             if equipment_id not in self._tracked:
                 self._async_bind(equipment_id, binding, now)
@@ -188,48 +238,51 @@ class EquipmentRuntimeTracker:
         if running and tracked.running_since is None:
             tracked.running_since = dt_util.utcnow()
         elif not running and tracked.running_since is not None:
-            self._async_write(equipment_id, tracked.take_hours(dt_util.utcnow(), running=False))
+            self._async_write(tracked.take(dt_util.utcnow(), running=False))
 
     @callback
     def _async_flush_running(self, now: datetime) -> None:
-        """Every 15 minutes: write the hours of the equipment running now."""
-        for equipment_id, tracked in self._tracked.items():
+        """Every 15 minutes: send again the writes the store did not answer, and write the
+        hours of the equipment running now."""
+        for key in list(self._unanswered):
+            self._async_write(self._unanswered.pop(key))
+        for tracked in self._tracked.values():
             if tracked.running_since is not None:
-                self._async_write(equipment_id, tracked.take_hours(now, running=True))
+                self._async_write(tracked.take(now, running=True))
 
     @callback
-    def _async_write(self, equipment_id: str, hours: float) -> None:
-        if hours < MIN_RECORDED_HOURS:
-            if (tracked := self._tracked.get(equipment_id)) is not None:
-                tracked.pending_hours += hours
+    def _async_write(self, write: _Write | None) -> None:
+        if write is None:
             return
-        self._async_track(self._async_record(equipment_id, hours))
-
-    @callback
-    def _async_track(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = self.entry.async_create_task(self.hass, coro, "careon record runtime")
+        task = self.entry.async_create_task(
+            self.hass, self._async_record(write), "careon record runtime"
+        )
         if not task.done():
             self._writes.add(task)
             task.add_done_callback(self._writes.discard)
 
-    async def _async_record(self, equipment_id: str, hours: float) -> None:
-        """Write running hours to the store; keep them for the next write if that fails."""
+    async def _async_record(self, write: _Write) -> None:
+        """Write running hours to the store; keep the write to send again if that fails."""
         try:
             await async_execute(
                 self.coordinator.engine,
                 "record_runtime",
-                {"equipment": equipment_id, "hours": hours},
+                {"equipment": write.equipment_id, "hours": write.hours},
                 context=None,
                 source=SOURCE_SENSOR,
+                idempotency_key=write.key,
             )
         except ServiceValidationError as err:
             # the store refuses them (the equipment is gone): nothing to retry
             LOGGER.warning(
-                "Could not record %.3f running hours of %s: %s", hours, equipment_id, err
+                "Could not record %.3f running hours of %s: %s",
+                write.hours,
+                write.equipment_id,
+                err,
             )
         except HomeAssistantError as err:
-            if (tracked := self._tracked.get(equipment_id)) is None:
-                LOGGER.warning("Lost %.3f running hours of %s: %s", hours, equipment_id, err)
-                return
-            LOGGER.debug("Recording the runtime of %s failed, will retry: %s", equipment_id, err)
-            tracked.pending_hours += hours
+            # perhaps committed, perhaps not: the same key again tells
+            LOGGER.debug(
+                "Recording the runtime of %s failed, will retry: %s", write.equipment_id, err
+            )
+            self._unanswered[write.key] = write

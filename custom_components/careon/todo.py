@@ -7,7 +7,7 @@ and deleting items run the store's actions as the Home Assistant user.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from homeassistant.components.todo import TodoItem, TodoListEntity
@@ -31,6 +31,8 @@ PARALLEL_UPDATES = 1
 
 # Between the supplier or equipment and the rest of a summary
 SEPARATOR = " · "
+# A purchase order's summary names this many of its items, then "…"
+SUMMARY_ITEMS = 3
 
 PURCHASE_ORDERS = EntityDescription(key="purchase_orders", translation_key="purchase_orders")
 MAINTENANCE = EntityDescription(key="maintenance", translation_key="maintenance")
@@ -162,14 +164,23 @@ class CareOnPurchaseOrderTodoListEntity(CareOnTodoListEntity):
     def _item(self, po: StoreObject, status: TodoItemStatus) -> TodoItem:
         supplier = self.coordinator.data.purchase_order_supplier.get(po.id)
         lines: list[Mapping[str, Any]] = po.get("lines", [])
-        count = f"{len(lines)} item" if len(lines) == 1 else f"{len(lines)} items"
         return TodoItem(
             uid=po.id,
-            summary=f"{supplier.name}{SEPARATOR}{count}" if supplier else po.name,
+            summary=f"{supplier.name}{self._items_named(lines)}" if supplier else po.name,
             status=status,
             due=self._local(po.get("expected_at")),
             description="\n".join(self._line(line) for line in lines) or None,
         )
+
+    @staticmethod
+    def _items_named(lines: list[Mapping[str, Any]]) -> str:
+        """What an order is for, in the store's own words: `` · 우유, 오트밀크`` (the first
+        few items, then "…"); nothing for an order without named lines."""
+        names = [str(name) for line in lines if (name := line.get("name"))]
+        if not names:
+            return ""
+        shown = ", ".join(names[:SUMMARY_ITEMS])
+        return f"{SEPARATOR}{shown}, …" if len(names) > SUMMARY_ITEMS else f"{SEPARATOR}{shown}"
 
     @staticmethod
     def _line(line: Mapping[str, Any]) -> str:
@@ -244,12 +255,15 @@ class CareOnMaintenanceTodoListEntity(CareOnTodoListEntity):
         )
 
     def _due(self, due: date | datetime | None) -> datetime:
-        """When a task is due: a day means from its start (store time), no day means now."""
+        """When a task is due: a day means from its start (store time); no day means by the
+        end of the store's day (its next midnight), not at once."""
+        timezone = self.coordinator.engine.timezone
         if due is None:
-            return dt_util.utcnow()
+            today = dt_util.utcnow().astimezone(timezone).date()
+            return datetime.combine(today + timedelta(days=1), time(), tzinfo=timezone)
         if isinstance(due, datetime):
             return due
-        return datetime.combine(due, time(), tzinfo=self.coordinator.engine.timezone)
+        return datetime.combine(due, time(), tzinfo=timezone)
 
     def _equipment_and_name(self, summary: str) -> tuple[str | None, str]:
         """A summary that starts with an equipment's name (``제빙기 · 필터 교체``) is for it."""
@@ -274,7 +288,8 @@ class CareOnMaintenanceTodoListEntity(CareOnTodoListEntity):
         await self._async_run("schedule_maintenance", params)
 
     async def async_update_todo_item(self, item: TodoItem) -> None:
-        """Checking a task completes it; a new summary, due or description edits it."""
+        """Checking a task completes it (with the description as its notes when that
+        changed); a new summary, due or description edits an open task."""
         current = self._current(item.uid)
         task = self.coordinator.data.maintenance_tasks[str(current.uid)]
         if item.status != current.status and item.status == TodoItemStatus.NEEDS_ACTION:
@@ -287,8 +302,20 @@ class CareOnMaintenanceTodoListEntity(CareOnTodoListEntity):
                     allowed=", ".join(MAINTENANCE_TASK_OPEN),
                 )
             )
-        completing = item.status != current.status and item.status == TodoItemStatus.COMPLETED
-        params: dict[str, Any] = {}
+        # the description is the task's notes ("" clears them)
+        notes = None
+        if (item.description or None) != current.description:
+            notes = item.description or ""
+        if item.status != current.status:
+            # Done in one action, so in one transaction. The frontend sends the whole item
+            # back when it is ticked; a new name or due for a task being done is not applied
+            # (a due in the past would only announce it due before it is done).
+            await self._async_run(
+                "complete_maintenance",
+                {"task": task.id} | ({} if notes is None else {"notes": notes}),
+            )
+            return
+        params: dict[str, Any] = {} if notes is None else {"notes": notes}
         if item.summary != current.summary and item.summary:
             equipment = self.coordinator.data.task_equipment.get(task.id)
             prefix = f"{equipment.name}{SEPARATOR}" if equipment else None
@@ -299,18 +326,8 @@ class CareOnMaintenanceTodoListEntity(CareOnTodoListEntity):
             if item.due is None:
                 raise translate_error(ValidationError("missing_field", field="due"))
             params["due"] = to_iso(self._due(item.due))
-        notes = None
-        if (item.description or None) != current.description:
-            notes = item.description or ""
-        if notes is not None and not completing:
-            params["notes"] = notes
         if params:
             await self._async_run("update_maintenance_task", {"task": task.id, **params})
-        if completing:
-            await self._async_run(
-                "complete_maintenance",
-                {"task": task.id} | ({"notes": notes} if notes is not None else {}),
-            )
 
     def _due_changed(self, new: date | datetime | None, old: date | datetime | None) -> bool:
         if isinstance(new, datetime) or new is None or not isinstance(old, datetime):

@@ -46,14 +46,6 @@ async def test_every_error_key_is_reachable(
     cafe: ActionEngine = await open_engine(cafe_url, actions={**ACTIONS, "racy": racy})
     order = (await act(cafe, "place_order", lines=[{"product": "product.croissant"}])).result
     await act(cafe, "cancel_order", order=order["order_id"])
-    po = (
-        await act(
-            cafe,
-            "create_purchase_order",
-            supplier="supplier.dairy",
-            lines=[{"item": "inventory_item.milk", "qty": 1000}],
-        )
-    ).result["purchase_order_id"]
     cancelled = (
         await act(
             cafe,
@@ -63,6 +55,14 @@ async def test_every_error_key_is_reachable(
         )
     ).result["purchase_order_id"]
     await act(cafe, "cancel_purchase_order", purchase_order=cancelled)
+    po = (
+        await act(
+            cafe,
+            "create_purchase_order",
+            supplier="supplier.dairy",
+            lines=[{"item": "inventory_item.milk", "qty": 1000}],
+        )
+    ).result["purchase_order_id"]
     scheduled = await act(cafe, "schedule_maintenance", name="청소", due="2025-03-01T09:00:00")
     task = scheduled.result["tasks"][0]["task_id"]
     await act(cafe, "cancel_maintenance", task=task)
@@ -132,6 +132,11 @@ async def test_every_error_key_is_reachable(
             "receive_purchase_order",
             purchase_order=po,
             lines=[{"item": "inventory_item.croissant", "qty": 1}],
+        ),
+        "item_on_order": call(
+            "create_purchase_order",
+            supplier="supplier.dairy",
+            lines=[{"item": "inventory_item.milk", "qty": 1000}],
         ),
         "maintenance_plan_missing": call("schedule_maintenance", equipment="equipment.grinder"),
         "maintenance_task_status_invalid": call("complete_maintenance", task=task),

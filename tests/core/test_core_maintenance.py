@@ -426,7 +426,8 @@ async def test_schedule_maintenance_sets_the_plan_and_updates_its_task(
         grinder.get("maintenance_task"),
     ) == (200, "버 교체", "버 분해 청소")
 
-    # a first due date in the past: announced at once; moved ahead again: due again later
+    # a first due date in the past: announced at once; saved again unchanged: still overdue
+    # (never announced twice); moved ahead again: due again later
     past = now - timedelta(hours=1)
     result = await act(
         cafe, "schedule_maintenance", equipment=GRINDER, interval_days=5, due=to_iso(past)
@@ -434,6 +435,17 @@ async def test_schedule_maintenance_sets_the_plan_and_updates_its_task(
     assert [(e["task_id"], e["due"]) for e in _due_events(result)] == [(task_id, to_iso(past))]
     assert (await get(cafe, GRINDER)).get("status") == "maintenance_due"
     result = await act(cafe, "schedule_maintenance", equipment=GRINDER, interval_days=5)
+    assert result.events == ()
+    assert result.result["tasks"][0]["due"] == to_iso(past)
+    assert (await get(cafe, task_id)).get("due_announced_at") == to_iso(now)
+    assert (await get(cafe, GRINDER)).get("status") == "maintenance_due"
+    result = await act(
+        cafe,
+        "schedule_maintenance",
+        equipment=GRINDER,
+        interval_days=5,
+        due=to_iso(now + timedelta(days=5)),
+    )
     assert result.events == ()
     assert (await get(cafe, task_id)).get("due_announced_at") is None
     assert (await get(cafe, GRINDER)).get("status") == "ok"
@@ -445,6 +457,84 @@ async def test_schedule_maintenance_sets_the_plan_and_updates_its_task(
     assert [(e["task_id"], e["runtime_hours"]) for e in _due_events(result)] == [
         (usage["task_id"], 150)
     ]
+
+
+async def test_saving_a_plan_again_keeps_its_overdue_task(
+    cafe: ActionEngine, act, get, clock: Clock
+) -> None:
+    """Re-saving a time plan (to rename it, say) never pushes an overdue task back: the same
+    interval keeps the due and its announcement, a changed one moves it from the same origin,
+    a due moved by hand or by a skip survives."""
+    start = clock.now
+    await act(cafe, "check_maintenance")
+    [burr] = await _open(cafe, GRINDER, "time")
+    assert burr.get("due") == to_iso(start + timedelta(days=14))
+    clock.advance(days=15)
+    announced = await act(cafe, "check_maintenance")
+    assert burr.id in [e["task_id"] for e in _due_events(announced)]
+    announced_at = to_iso(clock.now)
+
+    clock.advance(hours=5)  # the owner renames the plan later that day
+    renamed = await act(
+        cafe, "schedule_maintenance", equipment=GRINDER, interval_days=14, name="버 분해 청소"
+    )
+    assert renamed.events == ()
+    assert [(t["task_id"], t["name"], t["due"]) for t in renamed.result["tasks"]] == [
+        (burr.id, "버 분해 청소", to_iso(start + timedelta(days=14)))
+    ]
+    task = await get(cafe, burr.id)
+    assert task.name == "버 분해 청소"
+    assert (task.get("due"), task.get("due_announced_at")) == (
+        to_iso(start + timedelta(days=14)),
+        announced_at,
+    )
+    assert (await get(cafe, GRINDER)).get("status") == "maintenance_due"
+    assert (await act(cafe, "check_maintenance")).events == ()  # never announced twice
+
+    # a longer interval counts from the same origin: due on day 20, not yet; a shorter one:
+    # day 10, overdue again (a new due date, announced in its turn)
+    longer = await act(cafe, "schedule_maintenance", equipment=GRINDER, interval_days=20)
+    assert longer.result["tasks"][0]["due"] == to_iso(start + timedelta(days=20))
+    assert longer.events == ()
+    assert (await get(cafe, burr.id)).get("due_announced_at") is None
+    assert (await get(cafe, GRINDER)).get("status") == "ok"
+    shorter = await act(cafe, "schedule_maintenance", equipment=GRINDER, interval_days=10)
+    assert [e["due"] for e in _due_events(shorter)] == [to_iso(start + timedelta(days=10))]
+    assert (await get(cafe, GRINDER)).get("status") == "maintenance_due"
+
+    # moved by hand to the day after tomorrow: saving the same plan keeps the new date
+    moved_to = clock.now + timedelta(days=2)
+    await act(cafe, "update_maintenance_task", task=burr.id, due=to_iso(moved_to))
+    again = await act(cafe, "schedule_maintenance", equipment=GRINDER, interval_days=10)
+    assert again.result["tasks"][0]["due"] == to_iso(moved_to)
+    assert (await get(cafe, GRINDER)).get("status") == "ok"
+
+    # skipped: the next occurrence survives a re-save as well
+    skipped = await act(cafe, "cancel_maintenance", task=burr.id)
+    following = skipped.result["next_task"]
+    assert following["due"] == to_iso(moved_to + timedelta(days=10))
+    clock.advance(days=1)
+    again = await act(cafe, "schedule_maintenance", equipment=GRINDER, interval_days=10)
+    assert [(t["task_id"], t["due"]) for t in again.result["tasks"]] == [
+        (following["task_id"], to_iso(moved_to + timedelta(days=10)))
+    ]
+    assert [t.id for t in await _open(cafe, GRINDER, "time")] == [following["task_id"]]
+
+    # the same for hours run: a skipped threshold is not brought back by a re-save
+    await act(cafe, "record_runtime", equipment=ESPRESSO, hours=650)
+    [gasket] = await _open(cafe, ESPRESSO, "usage")
+    skipped = await act(cafe, "cancel_maintenance", task=gasket.id)
+    assert skipped.result["next_task"]["due_runtime_hours"] == 1200
+    again = await act(cafe, "schedule_maintenance", equipment=ESPRESSO, runtime_hours=600)
+    assert again.events == ()
+    assert again.result["tasks"][0]["due_runtime_hours"] == 1200
+    next_gasket = await get(cafe, skipped.result["next_task"]["task_id"])
+    assert (next_gasket.get("due_runtime_hours"), next_gasket.get("due_announced_at")) == (
+        1200,
+        None,
+    )
+    lower = await act(cafe, "schedule_maintenance", equipment=ESPRESSO, runtime_hours=500)
+    assert lower.result["tasks"][0]["due_runtime_hours"] == 1100
 
 
 async def test_one_off_tasks(cafe: ActionEngine, act, get, clock: Clock) -> None:

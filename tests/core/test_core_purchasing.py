@@ -519,9 +519,13 @@ async def test_partial_deliveries(cafe: ActionEngine, act, get, on_hand) -> None
             {"item_id": MILK, "name": "우유", "qty": 2000},
             {"item_id": OAT_MILK, "name": "오트밀크", "qty": 2000},
         ],
+        "unpriced": [],
     }
     assert await on_hand(cafe, "milk") == 18000 + 4000
     assert (await get(cafe, MILK)).get("unit_cost") == 4
+    # the cost the delivery came at is the order's too
+    assert created.result["total_cost"] == 6000 * 3 + 2000 * 5
+    assert (await get(cafe, po_id)).get("total_cost") == 6000 * 4 + 2000 * 5
     assert [e.type for e in first.events] == ["stock_received", "purchase_order_received"]
     assert _events(first, "stock_received") == [
         {"items": first.result["items"], "purchase_order_id": po_id}
@@ -634,6 +638,117 @@ async def test_receipt_brings_stock_out_products_back(cafe: ActionEngine, act, g
     assert "availability_reason" not in product.properties
 
 
+async def test_a_delivery_prices_the_order_and_names_what_has_no_price(
+    cafe: ActionEngine, act, get
+) -> None:
+    syrup = await _item(act, cafe, "hazelnut_syrup", DAIRY, on_hand=1)  # no unit cost
+    created = await act(
+        cafe,
+        "create_purchase_order",
+        supplier=DAIRY,
+        lines=[{"item": syrup, "qty": 10}, {"item": MILK, "qty": 1000}],
+    )
+    po_id = created.result["purchase_order_id"]
+    assert created.result["total_cost"] == 1000 * 3
+
+    first = await act(
+        cafe,
+        "receive_purchase_order",
+        purchase_order=po_id,
+        lines=[{"item": syrup, "qty": 4}, {"item": MILK, "qty": 1000, "unit_cost": 4}],
+    )
+    assert first.result["unpriced"] == [syrup]  # the total leaves the syrup out
+    (event,) = _events(first, "purchase_order_received")
+    assert event["unpriced"] == [syrup]
+    assert [line.get("unit_cost") for line in event["lines"]] == [None, 4]
+    po = await get(cafe, po_id)
+    assert po.get("total_cost") == 1000 * 4
+    assert [line.get("unit_cost") for line in po.get("lines")] == [None, 4]
+
+    rest = await act(
+        cafe,
+        "receive_stock",
+        purchase_order=po_id,
+        lines=[{"item": syrup, "qty": 6, "unit_cost": 250}],
+    )
+    assert (rest.result["status"], rest.result["unpriced"]) == ("received", [])
+    assert _events(rest, "purchase_order_received")[0]["unpriced"] == []
+    po = await get(cafe, po_id)
+    assert po.get("total_cost") == 1000 * 4 + 10 * 250
+    assert [(line["item"], line.get("unit_cost")) for line in po.get("lines")] == [
+        (syrup, 250),
+        (MILK, 4),
+    ]
+    assert (await get(cafe, syrup)).get("unit_cost") == 250
+
+
+async def test_an_item_on_order_is_not_ordered_again_by_hand(cafe: ActionEngine, act, dump) -> None:
+    beans = "inventory_item.espresso_beans"
+    await _count(act, cafe, beans, 10)
+    reorder = await act(cafe, "auto_reorder", items=[beans])
+    (auto,) = reorder.result["purchase_orders"]
+    assert [(line["item"], line["qty"]) for line in auto["lines"]] == [(beans, 8000)]
+    supplier = auto["supplier_id"]
+
+    before = await dump(cafe)
+    for status in ("draft", "partially_received"):
+        if status == "partially_received":
+            await act(
+                cafe,
+                "receive_purchase_order",
+                purchase_order=auto["purchase_order_id"],
+                lines=[{"item": beans, "qty": 1000}],
+            )
+            before = await dump(cafe)
+        err = await _refused(
+            act,
+            cafe,
+            "create_purchase_order",
+            supplier=supplier,
+            lines=[{"item": MILK, "qty": 1000}, {"item": beans, "qty": 8000}],
+        )
+        assert err.translation_key == "item_on_order"
+        assert err.placeholders == {
+            "field": "lines[1].item",
+            "item": "에스프레소 원두",
+            "purchase_order": auto["name"],
+        }
+        assert await dump(cafe) == before
+
+    # once that order is closed, the item can be ordered again
+    await act(cafe, "cancel_purchase_order", purchase_order=auto["purchase_order_id"])
+    again = await act(
+        cafe, "create_purchase_order", supplier=supplier, lines=[{"item": beans, "qty": 8000}]
+    )
+    assert again.result["lines"][0]["qty"] == 8000
+
+
+async def test_purchase_order_names_are_unique(cafe: ActionEngine, act) -> None:
+    first = await act(
+        cafe, "create_purchase_order", supplier=DAIRY, lines=[{"item": MILK, "qty": 1000}]
+    )
+    day = _day(first)
+    assert first.result["name"] == f"서울우유 대리점 {day}"
+    second = await act(
+        cafe, "create_purchase_order", supplier=DAIRY, lines=[{"item": OAT_MILK, "qty": 1000}]
+    )
+    assert second.result["name"] == f"서울우유 대리점 {day} #2"
+    (created,) = _events(second, "purchase_order_created")
+    assert created["name"] == second.result["name"]
+    # a cancelled order keeps its name: the next one is the third
+    await act(cafe, "cancel_purchase_order", purchase_order=first.result["purchase_order_id"])
+    await _count(act, cafe, MILK, 100)
+    reorder = await act(cafe, "auto_reorder", items=[MILK, CROISSANT])
+    assert [po["name"] for po in reorder.result["purchase_orders"]] == [
+        f"동네베이커리 {day}",
+        f"서울우유 대리점 {day} #3",
+    ]
+    bakery = await act(
+        cafe, "create_purchase_order", supplier=BAKERY, lines=[{"item": CHEESECAKE, "qty": 5}]
+    )
+    assert bakery.result["name"] == f"동네베이커리 {day} #2"
+
+
 # --- stock events ------------------------------------------------------------------------------
 
 
@@ -651,18 +766,29 @@ async def test_stock_out_is_announced_once_per_crossing(cafe: ActionEngine, act)
             "products": [{"product_id": "product.matcha_latte", "name": "말차 라떼"}],
         }
     ]
-    # 0 ml: every milk drink is off, in one event
+    # 0 ml: every milk drink goes off, but milk was already out (it kept the matcha latte
+    # off): no second stock_out for the same shortage
     result = await act(cafe, "place_order", lines=latte)
-    (out,) = _events(result, "stock_out")
-    assert out["on_hand"] == 0
-    assert [p["product_id"] for p in out["products"]] == [
-        "product.vanilla_latte",
-        "product.latte_ice",
+    assert _events(result, "stock_out") == []
+    assert sorted(e["product_id"] for e in _events(result, "product_availability_changed")) == [
         "product.latte_hot",
-    ]  # by name: 바닐라 라떼, 아이스 카페라떼, 카페라떼 (HOT)
+        "product.latte_ice",
+        "product.vanilla_latte",
+    ]
     # already out: a POS sale below 0 is no new crossing
     result = await act(cafe, "place_order", via="pos", lines=latte)
     assert _events(result, "stock_out") == []
+    # restocked: every milk drink is back; used up again: one event listing all of them
+    await act(cafe, "receive_stock", lines=[{"item": MILK, "qty": 1000}])
+    result = await act(cafe, "adjust_inventory", item=MILK, mode="waste", qty=1000)
+    (out,) = _events(result, "stock_out")
+    assert out["on_hand"] == -200
+    assert [p["product_id"] for p in out["products"]] == [
+        "product.matcha_latte",
+        "product.vanilla_latte",
+        "product.latte_ice",
+        "product.latte_hot",
+    ]  # by name: 말차 라떼, 바닐라 라떼, 아이스 카페라떼, 카페라떼 (HOT)
     # an item no product needs runs out too, with no products
     await act(
         cafe,
@@ -724,3 +850,82 @@ async def test_a_storm_of_stock_changes_announces_each_crossing_once(
     assert crossings > 50  # the storm did cross, many times
     assert low_events == crossings
     assert out_events == outs
+
+
+BEAN_DRINKS = {
+    "product.americano_hot",
+    "product.americano_ice",
+    "product.latte_hot",
+    "product.latte_ice",
+    "product.oat_latte",
+    "product.vanilla_latte",
+}
+
+
+async def test_a_storm_on_beans_announces_each_running_out_once(
+    cafe: ActionEngine, act, get, on_hand
+) -> None:
+    """Espresso beans, 18 g a drink (reorder point 2000 g): 400 sales, deliveries, counts,
+    waste and corrections. The beans are out while less than a drink's worth is left (every
+    coffee off the menu, whether or not some is still on hand): exactly one stock_out per
+    entry into that state, one stock_low per downward crossing, both counted from the levels
+    alone."""
+    beans = "inventory_item.espresso_beans"
+    for key in ("hot_cup", "lid"):  # the cups never run out here
+        await _count(act, cafe, f"inventory_item.{key}", 1_000_000)
+    for product in BEAN_DRINKS:
+        assert (await get(cafe, product)).get("available", True) is True
+
+    def is_out(level: float) -> bool:
+        return level < 18
+
+    rng = random.Random(20250302)
+    level = await on_hand(cafe, "espresso_beans")
+    assert level == 6000
+    outs = lows = out_events = low_events = 0
+    for _ in range(400):
+        roll = rng.random()
+        if (level > 120 and roll < 0.5) or roll < 0.3:
+            qty = rng.randint(1, 3)
+            result = await act(
+                cafe,
+                "place_order",
+                via="pos",
+                lines=[{"product": "product.americano_hot", "qty": qty}],
+            )
+            after = level - 18 * qty
+        elif level > 120:
+            qty = rng.randint(1, level // 2)
+            result = await act(cafe, "adjust_inventory", item=beans, mode="waste", qty=qty)
+            after = level - qty
+        elif roll < 0.5:
+            qty = rng.choice([1, 5, 17, 18, 36, 250])
+            result = await act(cafe, "receive_stock", lines=[{"item": beans, "qty": qty}])
+            after = level + qty
+        elif roll < 0.65:
+            after = rng.choice([0, 10, 17, 18, 19, 90, 2100])
+            result = await act(cafe, "adjust_inventory", item=beans, mode="count", qty=after)
+        elif roll < 0.8:
+            qty = rng.randint(1, 30)
+            result = await act(cafe, "adjust_inventory", item=beans, mode="waste", qty=qty)
+            after = level - qty
+        else:
+            qty = rng.randint(1, 40) * rng.choice([-1, 1])
+            result = await act(cafe, "adjust_inventory", item=beans, mode="correction", qty=qty)
+            after = level + qty
+        outs += not is_out(level) and is_out(after)
+        lows += level > 2000 >= after
+        for event in _events(result, "stock_out"):
+            assert event["item_id"] == beans
+            assert event["on_hand"] == after
+            assert {p["product_id"] for p in event["products"]} == BEAN_DRINKS
+            out_events += 1
+        low_events += len(_events(result, "stock_low"))
+        level = after
+        drinks_on = (await get(cafe, "product.americano_hot")).get("available", True)
+        assert drinks_on is not is_out(level)
+    assert await on_hand(cafe, "espresso_beans") == level
+    assert outs > 20  # the storm did run the beans out, many times
+    assert lows > 2
+    assert out_events == outs
+    assert low_events == lows

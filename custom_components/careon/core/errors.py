@@ -36,6 +36,7 @@ ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "order_status_invalid": ("order", "status", "allowed"),
     "purchase_order_status_invalid": ("purchase_order", "status", "allowed"),
     "item_not_on_purchase_order": ("field", "item", "purchase_order"),
+    "item_on_order": ("field", "item", "purchase_order"),
     "maintenance_plan_missing": ("field",),
     "maintenance_task_status_invalid": ("task", "status", "allowed"),
     "alarm_status_invalid": ("alarm", "status", "allowed"),

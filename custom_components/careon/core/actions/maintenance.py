@@ -234,6 +234,29 @@ def plan_task(
     }
 
 
+def _rebased(
+    reason: str, task: Mapping[str, Any], previous: float | None, value: float
+) -> dict[str, Any]:
+    """Where a plan's open task stands once the plan is saved again (``value`` its new
+    interval or runtime hours, ``previous`` the old one).
+
+    The same plan keeps the task's due as it is (moved by hand or by a skip, announced or
+    not); a changed plan moves it by the difference, from the same origin (old due - old
+    interval + new interval). Nothing when the task has no due to keep or no old plan.
+    """
+    key = "due" if reason == TIME else "due_runtime_hours"
+    if not previous or task.get(key) is None:
+        return {}
+    if value == previous:
+        return {key: task[key]}
+    if reason == TIME:
+        old_due = parse_time(task.get("due"))
+        if old_due is None:
+            return {}
+        return {"due": to_iso(old_due + timedelta(days=value - previous))}
+    return {key: normalise_number(task[key] + value - previous)}
+
+
 def plan_task_name(reason: str, equipment: StoreObject, equipment_props: Mapping[str, Any]) -> str:
     """What the plan's task is called (the equipment's name when the plan names none)."""
     name: str = equipment_props.get(PLANS[reason][1]) or equipment.name
@@ -313,6 +336,10 @@ async def schedule_maintenance(ctx: ActionContext, params: dict[str, Any]) -> di
     ``interval_days`` / ``runtime_hours`` set the plan (``name`` names its task); with
     ``interval_days``, ``due`` is the first due date instead of an interval from the last
     maintenance. ``due`` without ``interval_days`` adds a one-off (manual) task.
+
+    Saving a plan again never loses its open task's place: the same interval (or hours)
+    keeps the task's due and its announcement (an overdue task stays overdue), a changed
+    one moves the due by the difference.
     """
     ontology = ctx.ontology
     interval, hours = params.get("interval_days"), params.get("runtime_hours")
@@ -344,14 +371,17 @@ async def schedule_maintenance(ctx: ActionContext, params: dict[str, Any]) -> di
         if value is None or equipment is None or eq_props is None:
             continue
         plan_prop, name_prop = PLANS[reason]
+        previous = equipment.get(plan_prop)
         eq_props[plan_prop] = value
         if name is not None:
             eq_props[name_prop] = name
         task_name = plan_task_name(reason, equipment, eq_props)
+        current = next((t for t, _ in existing if t.get("reason") == reason), None)
         planned = plan_task(reason, eq_props, ctx.now, due=due if reason == TIME else None)
+        if current is not None and not (reason == TIME and due is not None):
+            planned.update(_rebased(reason, current.properties, previous, value))
         if notes is not None:
             planned["notes"] = notes
-        current = next((t for t, _ in existing if t.get("reason") == reason), None)
         if current is None:
             task_id = new_object_id(TASK)
             announce_if_due(ctx, task_id, task_name, planned, equipment, eq_props)

@@ -13,10 +13,13 @@ from datetime import timedelta
 import math
 from typing import Any
 
+from sqlalchemy import or_, select
+
 from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, normalise_number, to_iso, validate_fields
 from ..ontology import Link, Ontology, StoreObject, new_object_id
+from ..tables import objects_table
 from .common import OBJECT_ID
 from .stock import ITEM, is_low, set_stock
 
@@ -98,6 +101,39 @@ def _lines_summary(lines: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(line) for line in lines]
 
 
+def _total_cost(lines: Iterable[Mapping[str, Any]]) -> int:
+    """What the lines cost (integer KRW); a line without a unit cost counts as nothing."""
+    return round(sum(float(line["qty"]) * (line.get("unit_cost") or 0) for line in lines))
+
+
+def _unpriced(lines: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The items of the lines without a unit cost (the total leaves them out)."""
+    return list(dict.fromkeys(line["item"] for line in lines if line.get("unit_cost") is None))
+
+
+async def _unique_names(ontology: Ontology, bases: Sequence[str]) -> list[str]:
+    """A name for each new purchase order no other one has: the base ("<supplier> <day>"),
+    else the base with " #2", " #3"..."""
+    if not bases:
+        return []
+    rows = await ontology.conn.execute(
+        select(objects_table.c.name).where(
+            objects_table.c.type == PURCHASE_ORDER,
+            or_(*(objects_table.c.name.startswith(b, autoescape=True) for b in set(bases))),
+        )
+    )
+    taken = {row.name for row in rows}
+    names = []
+    for base in bases:
+        name, number = base, 1
+        while name in taken:
+            number += 1
+            name = f"{base} #{number}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _NewOrder:
     """One purchase order to create: its supplier and lines."""
@@ -144,9 +180,10 @@ async def _create_orders(
     created: list[dict[str, Any]] = []
     links: list[Link] = []
     approved: list[tuple[StoreObject, StoreObject]] = []
-    for order in orders:
+    names = await _unique_names(ontology, [f"{order.supplier.name} {day}" for order in orders])
+    for order, name in zip(orders, names, strict=True):
         supplier = order.supplier
-        total = round(sum(line["qty"] * line.get("unit_cost", 0) for line in order.lines))
+        total = _total_cost(order.lines)
         properties: dict[str, Any] = {
             "status": status,
             "lines": order.lines,
@@ -162,7 +199,7 @@ async def _create_orders(
         )
         object_id = new_object_id(PURCHASE_ORDER)
         purchase_order = await ontology.create(
-            PURCHASE_ORDER, f"{supplier.name} {day}", properties, object_id=object_id
+            PURCHASE_ORDER, name, properties, object_id=object_id
         )
         links.append(Link(source_id=object_id, link_type=FOR, target_id=supplier.id, properties={}))
         if approve:
@@ -318,6 +355,27 @@ async def create_purchase_order(ctx: ActionContext, params: dict[str, Any]) -> d
             continue
         merged[item.id] = _line(item, line["qty"], unit_cost)
         items.append(item)
+    # never a second open order for an item (what auto_reorder promises, by hand too)
+    waiting = await _open_purchase_orders(ontology)
+    for index, line in enumerate(lines):
+        holder = next(
+            (
+                po
+                for po in waiting
+                if any(
+                    open_line.get("item") == line["item"] and _remaining(open_line) > 0
+                    for open_line in po.get("lines", [])
+                )
+            ),
+            None,
+        )
+        if holder is not None:
+            raise ValidationError(
+                "item_on_order",
+                field=f"lines[{index}].item",
+                item=found[line["item"]].name,
+                purchase_order=holder.name,
+            )
     expected_at = params.get("expected_at") or _expected_at(ctx, supplier, items)
     order = _NewOrder(
         supplier=supplier,
@@ -406,8 +464,10 @@ async def receive_against(
     """Receive a delivery against a purchase order (by default all it still waits for).
 
     Stock goes up by what arrived; each line's ``received`` adds up; the order is received
-    once every line is, else partially received. Shared by receive_purchase_order and
-    receive_stock.
+    once every line is, else partially received. A ``unit_cost`` given with the delivery is
+    the item's cost from now on and the cost of the order's lines it filled (the order's
+    total follows); ``unpriced`` names the items whose lines still have no cost, which the
+    total leaves out. Shared by receive_purchase_order and receive_stock.
     """
     ontology = ctx.ontology
     purchase_order, _previous = await _require_purchase_order(ctx, purchase_order_id, PO_OPEN)
@@ -445,23 +505,30 @@ async def receive_against(
     written = await set_stock(ctx, items, levels, extra=extra)
 
     # an item ordered on two lines fills the first one first; more than was ordered goes on
-    # its last line
+    # its last line; a unit cost given with the delivery is the cost of the lines it filled
     for item_id, qty in arrived.items():
         item_lines = [line for line in po_lines if line["item"] == item_id]
+        cost = extra.get(item_id, {}).get("unit_cost")
         left = qty
         for line in item_lines:
             take = min(left, _remaining(line))
             line["received"] = normalise_number(float(line.get("received") or 0) + take)
+            if take > 0 and cost is not None:
+                line["unit_cost"] = cost
             left -= take
         if normalise_number(left) > 0:
             item_lines[-1]["received"] = normalise_number(item_lines[-1]["received"] + left)
+            if cost is not None:
+                item_lines[-1]["unit_cost"] = cost
     complete = all(_remaining(line) <= 0 for line in po_lines)
     status = "received" if complete else "partially_received"
+    unpriced = _unpriced(po_lines)
     await ontology.update(
         purchase_order,
         {
             **purchase_order.properties,
             "lines": po_lines,
+            "total_cost": _total_cost(po_lines),
             "status": status,
             "received_at": to_iso(ctx.now),
         },
@@ -492,12 +559,14 @@ async def receive_against(
         status=status,
         complete=complete,
         lines=_lines_summary(po_lines),
+        unpriced=unpriced,
     )
     return {
         "purchase_order_id": purchase_order.id,
         "status": status,
         "items": summary,
         "outstanding": outstanding,
+        "unpriced": unpriced,
     }
 
 

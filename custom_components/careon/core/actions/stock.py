@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import ActionContext
@@ -34,8 +35,10 @@ async def set_stock(
     recompute the availability of every product that uses the items.
 
     Crossings are edges, never levels: ``stock_low`` when an item falls to or under its reorder
-    point, ``stock_out`` when products are switched off because the item is short, or when it
-    runs out (falls from above 0 to 0 or under) with no product switched off.
+    point, ``stock_out`` when it runs out. An item is *out* while it has none (on hand <= 0) or
+    keeps a product that needs it off the menu (too little left for the recipe, the product
+    off for lack of stock); ``stock_out`` is emitted when an item becomes out, once, listing
+    the products it keeps off (none for an item no product needs).
     ``max_need`` (the most any product needs of each item) lets a deduction skip the
     recompute when every new level still covers every recipe.
     """
@@ -61,15 +64,18 @@ async def set_stock(
                 reorder_point=after.get("reorder_point"),
             )
     lowered = all(level <= items[i].get("on_hand", 0) for i, level in levels.items())
-    switched_off: dict[str, list[StoreObject]] = {}
+    previous = {item_id: items[item_id].get("on_hand", 0) for item_id in written}
+    # skipped, every level covers every recipe now and did before: no item keeps a product
+    # off, and out is on hand <= 0 alone
+    shortages = Shortages()
     if not (
         max_need is not None and lowered and all(levels[i] >= max_need.get(i, 0) for i in levels)
     ):
-        switched_off = await recompute_availability(ctx, item_ids=written)
+        shortages = await recompute_availability(ctx, item_ids=written, before=previous)
     for item_id, after in written.items():
-        products = switched_off.get(item_id, [])
-        ran_out = after.get("on_hand", 0) <= 0 < items[item_id].get("on_hand", 0)
-        if products or ran_out:
+        products = shortages.kept_off.get(item_id, [])
+        was_out = previous[item_id] <= 0 or item_id in shortages.kept_off_before
+        if (after.get("on_hand", 0) <= 0 or products) and not was_out:
             ctx.emit(
                 STOCK_OUT,
                 item_id=item_id,
@@ -84,16 +90,37 @@ async def set_stock(
     return written
 
 
+@dataclass(frozen=True, slots=True)
+class Shortages:
+    """What ``recompute_availability`` found, by item id: the products each item keeps off
+    the menu now (off for lack of stock, and too little of the item left for them), and the
+    items that kept one off before (at the ``before`` levels it was given)."""
+
+    kept_off: dict[str, list[StoreObject]] = field(default_factory=dict)
+    kept_off_before: set[str] = field(default_factory=set)
+
+
+def _off_for_stock(product: StoreObject) -> bool:
+    """A product off the menu for lack of stock (not switched off by hand)."""
+    return (
+        product.type == PRODUCT
+        and not product.get("available", True)
+        and product.get("availability_reason") == STOCK_OUT
+    )
+
+
 async def recompute_availability(
     ctx: ActionContext,
     *,
     item_ids: Iterable[str] = (),
     product_ids: Iterable[str] = (),
-) -> dict[str, list[StoreObject]]:
+    before: Mapping[str, float] | None = None,
+) -> Shortages:
     """Make unmakeable products unavailable and restocked ones available again.
 
     A product someone switched off by hand stays off; only ``stock_out`` ones come back.
-    Returns the products switched off, by the id of each item they are short of.
+    ``before`` (item id -> its level before this action) lets the result tell which items
+    already kept a product off.
     """
     ontology = ctx.ontology
     products = {p.id: p for p in await ontology.linking(item_ids, REQUIRES)}
@@ -101,18 +128,26 @@ async def recompute_availability(
     if missing:
         products.update(await ontology.get_many(missing))
     if not products:
-        return {}
+        return Shortages()
+    result = Shortages()
     short: dict[str, list[StoreObject]] = {pid: [] for pid in products}
     for link, item in await ontology.linked(products, REQUIRES):
-        if item.get("on_hand", 0) < link.properties.get("qty", 0):
+        need = link.properties.get("qty", 0)
+        if item.get("on_hand", 0) < need:
             short[link.source_id].append(item)
+        product = products[link.source_id]
+        level = (before or {}).get(item.id)
+        if level is not None and level < need and _off_for_stock(product):
+            result.kept_off_before.add(item.id)
     updates = []
-    switched_off: dict[str, list[StoreObject]] = {}
     for product_id, product in products.items():
         if product.type != PRODUCT:
             continue
         available = product.get("available", True)
         makeable = not short[product_id]
+        if (available or _off_for_stock(product)) and not makeable:
+            for item in short[product_id]:
+                result.kept_off.setdefault(item.id, []).append(product)
         if available and not makeable:
             updates.append(
                 (
@@ -128,8 +163,6 @@ async def recompute_availability(
                 reason=STOCK_OUT,
                 missing=[item.name for item in short[product_id]],
             )
-            for item in short[product_id]:
-                switched_off.setdefault(item.id, []).append(product)
         elif not available and makeable and product.get("availability_reason") == STOCK_OUT:
             properties = {k: v for k, v in product.properties.items() if k != "availability_reason"}
             updates.append((product, {**properties, "available": True}))
@@ -142,4 +175,4 @@ async def recompute_availability(
                 missing=[],
             )
     await ontology.update_many(updates)
-    return switched_off
+    return result
