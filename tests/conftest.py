@@ -18,8 +18,8 @@ from unittest.mock import PropertyMock, patch
 
 import aiosqlite
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
-from homeassistant.const import CONF_NAME
-from homeassistant.core import HomeAssistant, State
+from homeassistant.const import CONF_NAME, Platform
+from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -66,20 +66,47 @@ async def async_settle(hass: HomeAssistant) -> None:
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+async def async_setup_platform(hass: HomeAssistant, entry: ConfigEntry, platform: Platform) -> None:
+    """Set up ``entry`` with only ``platform``'s entities (for a snapshot of that platform)."""
+    entry.add_to_hass(hass)
+    with patch("custom_components.careon.PLATFORMS", [platform]):
+        await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+
 async def async_call_careon(
-    hass: HomeAssistant, entry: ConfigEntry, service: str, **data: Any
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    service: str,
+    *,
+    context: Context | None = None,
+    settle: bool = True,
+    **data: Any,
 ) -> dict[str, Any]:
-    """Call a CareOn action on ``entry``'s store, let the entities catch up, return the answer."""
+    """Call a CareOn action on ``entry``'s store (as ``context``'s user), let the entities
+    catch up unless ``settle`` is False, return the answer."""
     response = await hass.services.async_call(
         DOMAIN,
         service,
         {"config_entry_id": entry.entry_id, **data},
         blocking=True,
+        context=context,
         return_response=True,
     )
-    await async_settle(hass)
+    if settle:
+        await async_settle(hass)
     assert response is not None
     return dict(response)
+
+
+async def async_run_action(
+    hass: HomeAssistant, entry: ConfigEntry, action: str, **params: Any
+) -> dict[str, Any]:
+    """Run an action on ``entry``'s engine directly (as a test, not a user), let the entities
+    catch up, return its result."""
+    result = await entry.runtime_data.engine.execute(action, params, actor="test", source="test")
+    await async_settle(hass)
+    return dict(result.result)
 
 
 def postgresql_entry(url: str) -> MockConfigEntry:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, Platform
@@ -18,9 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.careon.const import DOMAIN
-
-from .conftest import async_settle, get_state
+from .conftest import async_call_careon, async_settle, async_setup_platform, get_state
 
 GRINDER_DUE = "binary_sensor.careon_cafe_geuraindeo_maintenance_due"
 ESPRESSO_DUE = "binary_sensor.careon_cafe_eseupeureso_meosin_maintenance_due"
@@ -34,22 +31,15 @@ async def test_binary_sensors(
     snapshot: SnapshotAssertion,
 ) -> None:
     """One low-stock binary sensor per inventory item (cheesecake counted low here)."""
-    mock_config_entry.add_to_hass(hass)
-    with patch("custom_components.careon.PLATFORMS", [Platform.BINARY_SENSOR]):
-        await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await hass.services.async_call(
-            DOMAIN,
-            "adjust_inventory",
-            {
-                "config_entry_id": mock_config_entry.entry_id,
-                "item": "inventory_item.cheesecake",
-                "mode": "count",
-                "qty": 3,
-            },
-            blocking=True,
-        )
-        await async_settle(hass)
+    await async_setup_platform(hass, mock_config_entry, Platform.BINARY_SENSOR)
+    await async_call_careon(
+        hass,
+        mock_config_entry,
+        "adjust_inventory",
+        item="inventory_item.cheesecake",
+        mode="count",
+        qty=3,
+    )
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 

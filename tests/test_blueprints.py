@@ -45,7 +45,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.careon.const import DOMAIN
 
-from .conftest import ENTRY_ID, TIMEZONE, get_state
+from .conftest import ENTRY_ID, TIMEZONE, async_call_careon, get_state
 
 BLUEPRINT_SOURCE = Path(__file__).parent.parent / "blueprints" / "automation" / "careon"
 BLUEPRINTS = ("auto_reorder", "sold_out", "maintenance", "cold_chain_alarm")
@@ -185,16 +185,9 @@ async def use_blueprint(
 async def _call(
     hass: HomeAssistant, entry: MockConfigEntry, service: str, **data: Any
 ) -> dict[str, Any]:
-    """Call a CareOn action. (No async_block_till_done: automation runs may be waiting.)"""
-    response = await hass.services.async_call(
-        DOMAIN,
-        service,
-        {"config_entry_id": entry.entry_id, **data},
-        blocking=True,
-        return_response=True,
-    )
-    assert response is not None
-    return dict(response)
+    """Call a CareOn action. (Not settled: async_block_till_done would wait for the
+    automation runs that are waiting.)"""
+    return await async_call_careon(hass, entry, service, settle=False, **data)
 
 
 async def _until(predicate: Callable[[], bool | Awaitable[bool]], what: str) -> None:

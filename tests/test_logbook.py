@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
@@ -13,9 +14,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.careon.const import DOMAIN
 from custom_components.careon.logbook import async_describe_events
 
-from .conftest import async_settle
+from .conftest import async_call_careon
 
 Describe = Callable[[Event], dict[str, str]]
+Act = Callable[..., Awaitable[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -31,30 +33,29 @@ def describers(hass: HomeAssistant) -> dict[str, Describe]:
     return found
 
 
+@pytest.fixture
+async def events(
+    hass: HomeAssistant, init_integration: MockConfigEntry, describers: dict[str, Describe]
+) -> dict[str, list[Event]]:
+    """CareOn's events after the store is set up, by event type."""
+    return {event_type: async_capture_events(hass, event_type) for event_type in describers}
+
+
+@pytest.fixture
+def act(hass: HomeAssistant, init_integration: MockConfigEntry) -> Act:
+    """Run an action on the store and let the entities catch up."""
+    return partial(async_call_careon, hass, init_integration)
+
+
 def _message(describers: dict[str, Describe], event_type: str, **data: Any) -> str:
     entry = describers[event_type](Event(event_type, data))
     return entry[LOGBOOK_ENTRY_MESSAGE]
 
 
 async def test_messages_from_actions(
-    hass: HomeAssistant, init_integration: MockConfigEntry, describers: dict[str, Describe]
+    describers: dict[str, Describe], events: dict[str, list[Event]], act: Act
 ) -> None:
     """Real events of real actions read well, under the store's name."""
-    events = {event_type: async_capture_events(hass, event_type) for event_type in describers}
-    entry_id = init_integration.entry_id
-
-    async def act(action: str, **data: Any) -> dict[str, Any]:
-        response = await hass.services.async_call(
-            DOMAIN,
-            action,
-            {"config_entry_id": entry_id, **data},
-            blocking=True,
-            return_response=True,
-        )
-        await async_settle(hass)
-        assert response is not None
-        return dict(response)
-
     order = await act(
         "place_order", lines=[{"product": "product.croissant", "qty": 8}], number="A-17"
     )
@@ -130,23 +131,9 @@ def test_messages_of_other_sources(describers: dict[str, Describe]) -> None:
 
 
 async def test_messages_of_operations(
-    hass: HomeAssistant, init_integration: MockConfigEntry, describers: dict[str, Describe]
+    describers: dict[str, Describe], events: dict[str, list[Event]], act: Act
 ) -> None:
     """Purchase orders, stock outs, maintenance and alarms read well."""
-    events = {event_type: async_capture_events(hass, event_type) for event_type in describers}
-    entry_id = init_integration.entry_id
-
-    async def act(action: str, **data: Any) -> dict[str, Any]:
-        response = await hass.services.async_call(
-            DOMAIN,
-            action,
-            {"config_entry_id": entry_id, **data},
-            blocking=True,
-            return_response=True,
-        )
-        await async_settle(hass)
-        assert response is not None
-        return dict(response)
 
     def messages(event_type: str) -> list[str]:
         return [

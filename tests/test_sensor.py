@@ -19,7 +19,13 @@ from syrupy.assertion import SnapshotAssertion
 from custom_components.careon.const import DOMAIN
 from custom_components.careon.core import store_snapshot
 
-from .conftest import async_settle, get_state
+from .conftest import (
+    async_call_careon,
+    async_run_action,
+    async_settle,
+    async_setup_platform,
+    get_state,
+)
 
 OPEN_PURCHASE_ORDERS = "sensor.careon_cafe_open_purchase_orders"
 ACTIVE_ALARMS = "sensor.careon_cafe_active_alarms"
@@ -37,20 +43,13 @@ async def test_sensors(
 ) -> None:
     """The store's sensors and one stock sensor per inventory item."""
     freezer.move_to("2025-04-20 03:00:00+00:00")
-    mock_config_entry.add_to_hass(hass)
-    with patch("custom_components.careon.PLATFORMS", [Platform.SENSOR]):
-        await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
-        await hass.services.async_call(
-            DOMAIN,
-            "place_order",
-            {
-                "config_entry_id": mock_config_entry.entry_id,
-                "lines": [{"product": "product.latte_ice", "qty": 2}],
-            },
-            blocking=True,
-        )
-        await async_settle(hass)
+    await async_setup_platform(hass, mock_config_entry, Platform.SENSOR)
+    await async_call_careon(
+        hass,
+        mock_config_entry,
+        "place_order",
+        lines=[{"product": "product.latte_ice", "qty": 2}],
+    )
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
@@ -60,19 +59,15 @@ async def test_item_follows_object(
 ) -> None:
     """A new item gets its sensors; a renamed one is renamed; a deleted one is removed."""
     entry_id = init_integration.entry_id
-    await hass.services.async_call(
-        DOMAIN,
+    await async_call_careon(
+        hass,
+        init_integration,
         "create_object",
-        {
-            "config_entry_id": entry_id,
-            "object_type": "InventoryItem",
-            "key": "honey",
-            "name": "꿀",
-            "properties": {"unit": "kg", "on_hand": 2.5, "reorder_point": 1},
-        },
-        blocking=True,
+        object_type="InventoryItem",
+        key="honey",
+        name="꿀",
+        properties={"unit": "kg", "on_hand": 2.5, "reorder_point": 1},
     )
-    await async_settle(hass)
     sensor_id = entity_registry.async_get_entity_id(
         "sensor", DOMAIN, f"{entry_id}_inventory_item.honey_quantity"
     )
@@ -89,49 +84,37 @@ async def test_item_follows_object(
     assert state.attributes["par_level"] is None
     assert get_state(hass, binary_id).state == "off"
 
-    await hass.services.async_call(
-        DOMAIN,
+    await async_call_careon(
+        hass,
+        init_integration,
         "update_object",
-        {
-            "config_entry_id": entry_id,
-            "object_id": "inventory_item.honey",
-            "name": "아카시아 꿀",
-            "properties": {"unit": "l"},
-        },
-        blocking=True,
+        object_id="inventory_item.honey",
+        name="아카시아 꿀",
+        properties={"unit": "l"},
     )
-    await async_settle(hass)
     state = get_state(hass, sensor_id)
     assert state.attributes["friendly_name"] == "CareOn Cafe 아카시아 꿀 stock"
     assert state.attributes["unit_of_measurement"] == "L"
     assert state.attributes["device_class"] == "volume_storage"
 
-    await hass.services.async_call(
-        DOMAIN,
-        "delete_object",
-        {"config_entry_id": entry_id, "object_id": "inventory_item.honey"},
-        blocking=True,
+    await async_call_careon(
+        hass, init_integration, "delete_object", object_id="inventory_item.honey"
     )
-    await async_settle(hass)
     assert entity_registry.async_get(sensor_id) is None
     assert entity_registry.async_get(binary_id) is None
     assert hass.states.get(sensor_id) is None
     assert hass.states.get(binary_id) is None
 
     # The same object again: its entities come back.
-    await hass.services.async_call(
-        DOMAIN,
+    await async_call_careon(
+        hass,
+        init_integration,
         "create_object",
-        {
-            "config_entry_id": entry_id,
-            "object_type": "InventoryItem",
-            "key": "honey",
-            "name": "꿀",
-            "properties": {"unit": "ea"},
-        },
-        blocking=True,
+        object_type="InventoryItem",
+        key="honey",
+        name="꿀",
+        properties={"unit": "ea"},
     )
-    await async_settle(hass)
     state = get_state(hass, sensor_id)
     assert state.state == "0"
     assert "device_class" not in state.attributes
@@ -160,12 +143,9 @@ async def test_stale_entities_removed_at_setup(
 
 async def test_work_in_progress(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """The store counts its open purchase orders and its unresolved alarms."""
-    engine = init_integration.runtime_data.engine
 
     async def run(action: str, **params: Any) -> dict[str, Any]:
-        result = await engine.execute(action, params, actor="test", source="test")
-        await async_settle(hass)
-        return dict(result.result)
+        return await async_run_action(hass, init_integration, action, **params)
 
     assert get_state(hass, OPEN_PURCHASE_ORDERS).state == "0"
     for item in ("inventory_item.espresso_beans", "inventory_item.milk"):
@@ -195,14 +175,11 @@ async def test_equipment_sensors(
 ) -> None:
     """Next maintenance is the earliest due of the open tasks; runtime hours count up and
     start again after a maintenance by runtime."""
-    engine = init_integration.runtime_data.engine
     # timestamps show whole seconds
     setup_time = dt_util.utcnow().replace(microsecond=0)
 
     async def run(action: str, **params: Any) -> dict[str, Any]:
-        result = await engine.execute(action, params, actor="test", source="test")
-        await async_settle(hass)
-        return dict(result.result)
+        return await async_run_action(hass, init_integration, action, **params)
 
     await async_settle(hass)  # the plans' tasks opened at setup
     state = get_state(hass, ESPRESSO_NEXT)
@@ -246,19 +223,15 @@ async def test_equipment_follows_object(
 ) -> None:
     """New equipment gets its maintenance entities; equipment deleted loses them."""
     entry_id = init_integration.entry_id
-    await hass.services.async_call(
-        DOMAIN,
+    await async_call_careon(
+        hass,
+        init_integration,
         "create_object",
-        {
-            "config_entry_id": entry_id,
-            "object_type": "Equipment",
-            "key": "blender",
-            "name": "블렌더",
-            "properties": {"kind": "blender"},
-        },
-        blocking=True,
+        object_type="Equipment",
+        key="blender",
+        name="블렌더",
+        properties={"kind": "blender"},
     )
-    await async_settle(hass)
     entity_ids = {
         (platform, key): entity_registry.async_get_entity_id(
             platform, DOMAIN, f"{entry_id}_equipment.blender_{key}"
@@ -281,13 +254,7 @@ async def test_equipment_follows_object(
     assert get_state(hass, "sensor.careon_cafe_beulrendeo_runtime").state == "0"
     assert get_state(hass, "binary_sensor.careon_cafe_beulrendeo_maintenance_due").state == "off"
 
-    await hass.services.async_call(
-        DOMAIN,
-        "delete_object",
-        {"config_entry_id": entry_id, "object_id": "equipment.blender"},
-        blocking=True,
-    )
-    await async_settle(hass)
+    await async_call_careon(hass, init_integration, "delete_object", object_id="equipment.blender")
     for entity_id in entity_ids.values():
         assert entity_id is not None
         assert entity_registry.async_get(entity_id) is None

@@ -14,7 +14,7 @@ import voluptuous as vol
 
 from custom_components.careon.const import DOMAIN
 
-from .conftest import async_call_careon, async_settle, get_state
+from .conftest import async_call_careon, get_state
 
 pytestmark = pytest.mark.usefixtures("init_integration")
 
@@ -804,17 +804,7 @@ async def test_owner_decisions(
     owner = Context(user_id=hass_admin_user.id)
 
     async def call(context: Context | None, service: str, **data: Any) -> dict[str, Any]:
-        response = await hass.services.async_call(
-            DOMAIN,
-            service,
-            {"config_entry_id": entry.entry_id, **data},
-            blocking=True,
-            context=context,
-            return_response=True,
-        )
-        await async_settle(hass)
-        assert response is not None
-        return dict(response)
+        return await async_call_careon(hass, entry, service, context=context, **data)
 
     await call(staff, "adjust_inventory", item="inventory_item.cheesecake", mode="count", qty=1)
     with pytest.raises(Unauthorized):

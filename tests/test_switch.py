@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from unittest.mock import patch
 
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -27,7 +26,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.careon.const import DOMAIN
 
-from .conftest import async_settle, get_state
+from .conftest import async_settle, async_setup_platform, get_state
 
 CROISSANT = "switch.careon_cafe_beoteo_keuruasang_on_sale"
 
@@ -40,10 +39,7 @@ async def test_switches(
     snapshot: SnapshotAssertion,
 ) -> None:
     """One availability switch per product."""
-    mock_config_entry.add_to_hass(hass)
-    with patch("custom_components.careon.PLATFORMS", [Platform.SWITCH]):
-        await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await hass.async_block_till_done()
+    await async_setup_platform(hass, mock_config_entry, Platform.SWITCH)
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 

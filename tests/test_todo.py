@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
-from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 from freezegun.api import FrozenDateTimeFactory
@@ -26,18 +25,11 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.careon.core import StoreObject
 
-from .conftest import TIMEZONE, async_settle, get_state
+from .conftest import TIMEZONE, async_run_action, async_settle, async_setup_platform, get_state
 
 PURCHASE_ORDERS = "todo.careon_cafe_purchase_orders"
 MAINTENANCE = "todo.careon_cafe_maintenance"
 SEOUL = ZoneInfo(TIMEZONE)
-
-
-async def _run(entry: MockConfigEntry, hass: HomeAssistant, action: str, **params: Any) -> Any:
-    """Run an action on the store (as a test), then let the entities catch up."""
-    result = await entry.runtime_data.engine.execute(action, params, actor="test", source="test")
-    await async_settle(hass)
-    return result.result
 
 
 async def _object(entry: MockConfigEntry, object_id: str) -> StoreObject:
@@ -100,8 +92,8 @@ def _as_sent(item: dict[str, Any], **changes: Any) -> dict[str, Any]:
 async def _run_low(entry: MockConfigEntry, hass: HomeAssistant) -> dict[str, Any]:
     """Beans run low; auto_reorder orders them from the roastery."""
     for item, qty in (("inventory_item.espresso_beans", 1000), ("inventory_item.decaf_beans", 400)):
-        await _run(entry, hass, "adjust_inventory", item=item, mode="count", qty=qty)
-    result: dict[str, Any] = await _run(entry, hass, "auto_reorder")
+        await async_run_action(hass, entry, "adjust_inventory", item=item, mode="count", qty=qty)
+    result = await async_run_action(hass, entry, "auto_reorder")
     (purchase_order,) = result["purchase_orders"]
     return purchase_order  # type: ignore[no-any-return]
 
@@ -116,10 +108,8 @@ async def test_todo_lists(
 ) -> None:
     """Two lists: purchase orders (none yet) and maintenance (the plans' tasks)."""
     freezer.move_to("2025-04-20 03:00:00+00:00")
-    mock_config_entry.add_to_hass(hass)
-    with patch("custom_components.careon.PLATFORMS", [Platform.TODO]):
-        await hass.config_entries.async_setup(mock_config_entry.entry_id)
-        await async_settle(hass)
+    await async_setup_platform(hass, mock_config_entry, Platform.TODO)
+    await async_settle(hass)
     await snapshot_platform(hass, entity_registry, snapshot, mock_config_entry.entry_id)
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
@@ -180,9 +170,9 @@ async def test_check_purchase_order_receives_it(
 
 async def test_partial_delivery(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """A partly delivered order shows what came; checking it receives the rest."""
-    created = await _run(
-        init_integration,
+    created = await async_run_action(
         hass,
+        init_integration,
         "create_purchase_order",
         supplier="supplier.bakery",
         lines=[
@@ -191,9 +181,9 @@ async def test_partial_delivery(hass: HomeAssistant, init_integration: MockConfi
         ],
     )
     po_id = created["purchase_order_id"]
-    await _run(
-        init_integration,
+    await async_run_action(
         hass,
+        init_integration,
         "receive_purchase_order",
         purchase_order=po_id,
         lines=[{"item": "inventory_item.croissant", "qty": 5}],
@@ -217,9 +207,9 @@ async def test_purchase_order_summary_names_its_items(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """An order is summed up by its supplier and, in the store's words, its first items."""
-    await _run(
-        init_integration,
+    await async_run_action(
         hass,
+        init_integration,
         "create_purchase_order",
         supplier="supplier.bakery",
         lines=[

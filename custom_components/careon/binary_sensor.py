@@ -53,27 +53,15 @@ async def async_setup_entry(
 ) -> None:
     """Set up one low-stock binary sensor per inventory item and one maintenance-due binary
     sensor per equipment."""
-    coordinator = entry.runtime_data.coordinator
     async_track_store_entities(
         entry,
         Platform.BINARY_SENSOR,
         async_add_entities,
         [],
+        ObjectEntities(entity_type=CareOnItemBinarySensorEntity, descriptions=(LOW_STOCK_SENSOR,)),
         ObjectEntities(
-            objects_fn=lambda snapshot: snapshot.inventory,
-            entities_fn=lambda object_id: [
-                CareOnItemBinarySensorEntity(coordinator, LOW_STOCK_SENSOR, object_id)
-            ],
-            keys=(LOW_STOCK_SENSOR.key,),
-        ),
-        ObjectEntities(
-            objects_fn=lambda snapshot: snapshot.equipment,
-            entities_fn=lambda object_id: [
-                CareOnMaintenanceDueBinarySensorEntity(
-                    coordinator, MAINTENANCE_DUE_SENSOR, object_id
-                )
-            ],
-            keys=(MAINTENANCE_DUE_SENSOR.key,),
+            entity_type=CareOnMaintenanceDueBinarySensorEntity,
+            descriptions=(MAINTENANCE_DUE_SENSOR,),
         ),
     )
 
@@ -83,7 +71,8 @@ class CareOnItemBinarySensorEntity(CareOnObjectEntity, BinarySensorEntity):
 
     entity_description: CareOnItemBinarySensorEntityDescription
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
         """Inventory items."""
         return snapshot.inventory
 
@@ -96,7 +85,8 @@ class CareOnItemBinarySensorEntity(CareOnObjectEntity, BinarySensorEntity):
 class CareOnMaintenanceDueBinarySensorEntity(CareOnObjectEntity, BinarySensorEntity):
     """Whether an equipment has maintenance due: announced, or past its date or hours."""
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
         """Equipment."""
         return snapshot.equipment
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from homeassistant.const import Platform
@@ -72,8 +72,10 @@ class CareOnObjectEntity(CareOnEntity):
             self._last_object = obj
         return self._last_object
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
-        """The objects of this entity's type in a snapshot."""
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+        """The objects of this entity's type in a snapshot (static: the platform asks it
+        which objects get entities before there is any)."""
         raise NotImplementedError
 
     @property
@@ -93,11 +95,11 @@ class CareOnObjectEntity(CareOnEntity):
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectEntities:
-    """The entities a platform gives every object of one kind."""
+    """The entities a platform gives every object of one kind: one ``entity_type`` entity per
+    description, for each of the objects that ``entity_type.objects`` lists."""
 
-    objects_fn: Callable[[StoreSnapshot], Iterable[str]]
-    entities_fn: Callable[[str], Iterable[CareOnEntity]]
-    keys: tuple[str, ...]
+    entity_type: type[CareOnObjectEntity]
+    descriptions: tuple[EntityDescription, ...]
 
 
 @callback
@@ -124,15 +126,19 @@ def async_track_store_entities(
         wanted = set(store_ids)
         new_entities: list[CareOnEntity] = []
         for kind, seen in zip(object_entities, known, strict=True):
-            current = set(kind.objects_fn(coordinator.data))
+            current = set(kind.entity_type.objects(coordinator.data))
             wanted.update(
-                unique_id_for(entry, object_id, key) for object_id in current for key in kind.keys
+                unique_id_for(entry, object_id, description.key)
+                for object_id in current
+                for description in kind.descriptions
             )
             new = current - seen
             seen.intersection_update(current)
             seen.update(new)
             new_entities.extend(
-                entity for object_id in sorted(new) for entity in kind.entities_fn(object_id)
+                kind.entity_type(coordinator, description, object_id)
+                for object_id in sorted(new)
+                for description in kind.descriptions
             )
         for entity_entry in er.async_entries_for_config_entry(registry, entry.entry_id):
             if entity_entry.domain == platform and entity_entry.unique_id not in wanted:

@@ -170,21 +170,8 @@ async def async_setup_entry(
         Platform.SENSOR,
         async_add_entities,
         [CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS],
-        ObjectEntities(
-            objects_fn=lambda snapshot: snapshot.inventory,
-            entities_fn=lambda object_id: [
-                CareOnItemSensorEntity(coordinator, QUANTITY_SENSOR, object_id)
-            ],
-            keys=(QUANTITY_SENSOR.key,),
-        ),
-        ObjectEntities(
-            objects_fn=lambda snapshot: snapshot.equipment,
-            entities_fn=lambda object_id: [
-                CareOnEquipmentSensorEntity(coordinator, description, object_id)
-                for description in EQUIPMENT_SENSORS
-            ],
-            keys=tuple(description.key for description in EQUIPMENT_SENSORS),
-        ),
+        ObjectEntities(entity_type=CareOnItemSensorEntity, descriptions=(QUANTITY_SENSOR,)),
+        ObjectEntities(entity_type=CareOnEquipmentSensorEntity, descriptions=EQUIPMENT_SENSORS),
     )
 
 
@@ -211,7 +198,8 @@ class CareOnItemSensorEntity(CareOnObjectEntity, SensorEntity):
 
     entity_description: CareOnItemSensorEntityDescription
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
         """Inventory items."""
         return snapshot.inventory
 
@@ -241,7 +229,8 @@ class CareOnEquipmentSensorEntity(CareOnObjectEntity, SensorEntity):
 
     entity_description: CareOnEquipmentSensorEntityDescription
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
         """Equipment."""
         return snapshot.equipment
 

@@ -45,19 +45,12 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Set up one availability switch per product."""
-    coordinator = entry.runtime_data.coordinator
     async_track_store_entities(
         entry,
         Platform.SWITCH,
         async_add_entities,
         [],
-        ObjectEntities(
-            objects_fn=lambda snapshot: snapshot.products,
-            entities_fn=lambda object_id: [
-                CareOnProductSwitchEntity(coordinator, AVAILABILITY_SWITCH, object_id)
-            ],
-            keys=(AVAILABILITY_SWITCH.key,),
-        ),
+        ObjectEntities(entity_type=CareOnProductSwitchEntity, descriptions=(AVAILABILITY_SWITCH,)),
     )
 
 
@@ -66,7 +59,8 @@ class CareOnProductSwitchEntity(CareOnObjectEntity, SwitchEntity):
 
     entity_description: CareOnProductSwitchEntityDescription
 
-    def objects(self, snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
+    @staticmethod
+    def objects(snapshot: StoreSnapshot) -> Mapping[str, StoreObject]:
         """Products."""
         return snapshot.products
 

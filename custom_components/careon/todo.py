@@ -6,7 +6,7 @@ and deleting items run the store's actions as the Home Assistant user.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -109,6 +109,32 @@ class CareOnTodoListEntity(CareOnEntity, TodoListEntity):
         """The items by uid (object id), in the order they show."""
         raise NotImplementedError
 
+    def _items_of(
+        self,
+        objects: Iterable[StoreObject],
+        open_statuses: Collection[str],
+        waiting_by: str,
+        finished_status: str,
+        finished_by: str,
+    ) -> dict[str, TodoItem]:
+        """The open ``objects`` by their ``waiting_by`` time (none: last), then those in
+        ``finished_status`` by their ``finished_by`` time, as ordered by `_in_order`."""
+        waiting = [
+            (obj.get(waiting_by) or "~", self._item(obj, TodoItemStatus.NEEDS_ACTION))
+            for obj in objects
+            if obj.get("status") in open_statuses
+        ]
+        finished = [
+            (obj.get(finished_by) or "", self._item(obj, TodoItemStatus.COMPLETED))
+            for obj in objects
+            if obj.get("status") == finished_status
+        ]
+        return _in_order(waiting, finished)
+
+    def _item(self, obj: StoreObject, status: TodoItemStatus) -> TodoItem:
+        """The item showing ``obj``."""
+        raise NotImplementedError
+
     def _current(self, uid: str | None) -> TodoItem:
         """The item as shown now; an object that is gone is named."""
         if uid is None or (item := self._items().get(uid)) is None:
@@ -147,19 +173,14 @@ class CareOnPurchaseOrderTodoListEntity(CareOnTodoListEntity):
     _actions = "receive_purchase_order, cancel_purchase_order"
 
     def _items(self) -> dict[str, TodoItem]:
-        orders = self.coordinator.data.purchase_orders.values()
         # expected first first; received last first
-        waiting = [
-            (po.get("expected_at") or "~", self._item(po, TodoItemStatus.NEEDS_ACTION))
-            for po in orders
-            if po.get("status") in PURCHASE_ORDER_OPEN
-        ]
-        received = [
-            (po.get("received_at") or "", self._item(po, TodoItemStatus.COMPLETED))
-            for po in orders
-            if po.get("status") == "received"
-        ]
-        return _in_order(waiting, received)
+        return self._items_of(
+            self.coordinator.data.purchase_orders.values(),
+            PURCHASE_ORDER_OPEN,
+            "expected_at",
+            "received",
+            "received_at",
+        )
 
     def _item(self, po: StoreObject, status: TodoItemStatus) -> TodoItem:
         supplier = self.coordinator.data.purchase_order_supplier.get(po.id)
@@ -230,19 +251,14 @@ class CareOnMaintenanceTodoListEntity(CareOnTodoListEntity):
     )
 
     def _items(self) -> dict[str, TodoItem]:
-        tasks = self.coordinator.data.maintenance_tasks.values()
         # due first first (then those waiting for runtime hours); done last first
-        waiting = [
-            (task.get("due") or "~", self._item(task, TodoItemStatus.NEEDS_ACTION))
-            for task in tasks
-            if task.get("status") in MAINTENANCE_TASK_OPEN
-        ]
-        done = [
-            (task.get("completed_at") or "", self._item(task, TodoItemStatus.COMPLETED))
-            for task in tasks
-            if task.get("status") == "done"
-        ]
-        return _in_order(waiting, done)
+        return self._items_of(
+            self.coordinator.data.maintenance_tasks.values(),
+            MAINTENANCE_TASK_OPEN,
+            "due",
+            "done",
+            "completed_at",
+        )
 
     def _item(self, task: StoreObject, status: TodoItemStatus) -> TodoItem:
         equipment = self.coordinator.data.task_equipment.get(task.id)

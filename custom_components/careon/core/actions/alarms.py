@@ -23,7 +23,6 @@ from .maintenance import (
     EQUIPMENT,
     OPEN,
     PendingWrites,
-    announce_if_due,
     assign,
     create_task,
     open_tasks,
@@ -228,7 +227,6 @@ async def escalate_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str
             if assignee is not None:
                 await assign(ctx, task_id, assignee.id)
         else:
-            task_id = new_object_id("MaintenanceTask")
             task_props: dict[str, Any] = {
                 "reason": ALARM_REASON,
                 "status": OPEN,
@@ -237,13 +235,12 @@ async def escalate_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str
                 "notes": props.get("message"),
             }
             eq_props = writes.props(equipment) if equipment is not None else None
-            announce_if_due(ctx, task_id, task_name, task_props, equipment, eq_props)
-            await create_task(
+            task_id, _ = await create_task(
                 ctx,
-                task_id,
                 task_name,
                 task_props,
-                equipment_id=equipment.id if equipment else None,
+                equipment,
+                eq_props,
                 assignee_id=assignee.id if assignee else None,
             )
     await writes.flush(ontology)

@@ -265,26 +265,29 @@ def plan_task_name(reason: str, equipment: StoreObject, equipment_props: Mapping
 
 async def create_task(
     ctx: ActionContext,
-    task_id: str,
     name: str,
-    props: Mapping[str, Any],
+    props: dict[str, Any],
+    equipment: StoreObject | None,
+    equipment_props: dict[str, Any] | None,
     *,
-    equipment_id: str | None,
     assignee_id: str | None = None,
-) -> StoreObject:
-    """Insert a MaintenanceTask with its links."""
-    task = await ctx.ontology.create(
+) -> tuple[str, bool]:
+    """Insert a new MaintenanceTask with its links, announced first when it is due already
+    (so it is written announced); its id, and whether it was announced."""
+    task_id = new_object_id(TASK)
+    announced = announce_if_due(ctx, task_id, name, props, equipment, equipment_props)
+    await ctx.ontology.create(
         TASK, name, {k: v for k, v in props.items() if v is not None}, object_id=task_id
     )
     links = []
-    if equipment_id is not None:
-        links.append(Link(source_id=task_id, link_type=FOR, target_id=equipment_id, properties={}))
+    if equipment is not None:
+        links.append(Link(source_id=task_id, link_type=FOR, target_id=equipment.id, properties={}))
     if assignee_id is not None:
         links.append(
             Link(source_id=task_id, link_type=ASSIGNED_TO, target_id=assignee_id, properties={})
         )
     await ctx.ontology.add_links(links)
-    return task
+    return task_id, announced
 
 
 async def assign(ctx: ActionContext, task_id: str, assignee_id: str) -> None:
@@ -383,14 +386,12 @@ async def schedule_maintenance(ctx: ActionContext, params: dict[str, Any]) -> di
         if notes is not None:
             planned["notes"] = notes
         if current is None:
-            task_id = new_object_id(TASK)
-            announce_if_due(ctx, task_id, task_name, planned, equipment, eq_props)
-            await create_task(
+            task_id, _ = await create_task(
                 ctx,
-                task_id,
                 task_name,
                 planned,
-                equipment_id=equipment.id,
+                equipment,
+                eq_props,
                 assignee_id=assignee.id if assignee else None,
             )
             created.append(planned)
@@ -409,14 +410,12 @@ async def schedule_maintenance(ctx: ActionContext, params: dict[str, Any]) -> di
     if due is not None and interval is None:
         task_name = name or (equipment.name if equipment is not None else "")
         props = {"reason": MANUAL, "status": OPEN, "due": to_iso(due), "notes": notes}
-        task_id = new_object_id(TASK)
-        announce_if_due(ctx, task_id, task_name, props, equipment, eq_props)
-        await create_task(
+        task_id, _ = await create_task(
             ctx,
-            task_id,
             task_name,
             props,
-            equipment_id=equipment.id if equipment else None,
+            equipment,
+            eq_props,
             assignee_id=assignee.id if assignee else None,
         )
         created.append(props)
@@ -499,15 +498,13 @@ async def _close_task(
             planned = plan_task(reason, eq_props, ctx.now)
             if status == CANCELLED:
                 planned.update(_skipped(reason, props, eq_props, ctx.now))
-            task_id = new_object_id(TASK)
             task_name = plan_task_name(reason, equipment, eq_props)
-            announce_if_due(ctx, task_id, task_name, planned, equipment, eq_props)
-            await create_task(
+            task_id, _ = await create_task(
                 ctx,
-                task_id,
                 task_name,
                 planned,
-                equipment_id=equipment.id,
+                equipment,
+                eq_props,
                 assignee_id=await _assignee_of(ctx, task.id),
             )
             following = task_summary(task_id, task_name, planned, equipment.id)
@@ -586,11 +583,10 @@ async def record_runtime(ctx: ActionContext, params: dict[str, Any]) -> dict[str
     announced = []
     if USAGE in missing_plans(eq_props, (t.get("reason") for t in tasks)):
         planned = plan_task(USAGE, eq_props, ctx.now)
-        task_id = new_object_id(TASK)
         task_name = plan_task_name(USAGE, equipment, eq_props)
-        if announce_if_due(ctx, task_id, task_name, planned, equipment, eq_props):
+        task_id, came_due = await create_task(ctx, task_name, planned, equipment, eq_props)
+        if came_due:
             announced.append(task_summary(task_id, task_name, planned, equipment.id))
-        await create_task(ctx, task_id, task_name, planned, equipment_id=equipment.id)
     for task in tasks:
         if task.get("due_runtime_hours") is None or not is_due(
             task.properties, eq_props["runtime_hours"], ctx.now
@@ -623,12 +619,11 @@ async def check_maintenance(ctx: ActionContext, params: dict[str, Any]) -> dict[
         for reason in missing_plans(equipment.properties, reasons[equipment.id]):
             eq_props = writes.props(equipment)
             planned = plan_task(reason, eq_props, ctx.now)
-            task_id = new_object_id(TASK)
             task_name = plan_task_name(reason, equipment, eq_props)
+            task_id, came_due = await create_task(ctx, task_name, planned, equipment, eq_props)
             summary = task_summary(task_id, task_name, planned, equipment.id)
-            if announce_if_due(ctx, task_id, task_name, planned, equipment, eq_props):
+            if came_due:
                 announced.append(summary)
-            await create_task(ctx, task_id, task_name, planned, equipment_id=equipment.id)
             created.append(summary)
     for task, equipment_id in tasks:
         machine = machines.get(equipment_id) if equipment_id else None
