@@ -689,6 +689,26 @@ async def test_maintenance_done_elsewhere_and_digest(
     await _until(lambda: _listening(hass, "mobile_app_notification_action") == 0, "no wait")
     assert (await _object(entry, overdue["id"]))["properties"]["status"] == "done"
 
+    # cancelled from the list: its reminder comes down too
+    await _call(
+        hass,
+        entry,
+        "schedule_maintenance",
+        equipment="equipment.oven",
+        name="배기 필터 점검",
+        due=yesterday.isoformat(),
+    )
+    await _until(lambda: len(owner.sent) == 4, "a second reminder")
+    cancelled = (await _open_tasks(entry))["배기 필터 점검"]
+    await _call(hass, entry, "cancel_maintenance", task=cancelled["id"])
+    await _until(lambda: len(owner.sent) == 5, "the second reminder cleared")
+    assert owner.sent[4] == {
+        "message": "clear_notification",
+        "data": {"tag": f"careon_{cancelled['id']}"},
+    }
+    await _until(lambda: _listening(hass, "mobile_app_notification_action") == 0, "no wait")
+    assert (await _object(entry, cancelled["id"]))["properties"]["status"] == "cancelled"
+
 
 FRIDGE_SENSOR = "sensor.display_fridge_temperature"
 

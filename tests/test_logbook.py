@@ -165,6 +165,13 @@ async def test_messages_of_operations(
         if event.data["reason"] == "usage"
     ]
     await act("complete_maintenance", task=task)
+    one_off = await act(
+        "schedule_maintenance",
+        equipment="equipment.oven",
+        name="배기 필터 점검",
+        due="2030-01-01T00:00:00+09:00",
+    )
+    await act("cancel_maintenance", task=one_off["tasks"][0]["task_id"])
 
     alarm = await act(
         "raise_alarm",
@@ -202,6 +209,7 @@ async def test_messages_of_operations(
         "에스프레소 머신: 그룹 가스켓 교체 is due after 600 h of running"
     ]
     assert messages("careon_maintenance_completed") == ["에스프레소 머신: 그룹 가스켓 교체 done"]
+    assert messages("careon_maintenance_cancelled") == ["컨벡션 오븐: 배기 필터 점검 cancelled"]
     assert messages("careon_alarm") == [
         "warning cold_chain alarm on 쇼케이스 냉장고 raised: 7.5°C (limit 5°C)",
         "warning cold_chain alarm on 쇼케이스 냉장고 acknowledged",

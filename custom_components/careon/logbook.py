@@ -146,6 +146,11 @@ def _maintenance_completed(data: Mapping[str, Any]) -> str:
     return f"{subject}{data.get('name')} done"
 
 
+def _maintenance_cancelled(data: Mapping[str, Any]) -> str:
+    subject = f"{data['equipment']}: " if data.get("equipment") else ""
+    return f"{subject}{data.get('name')} cancelled"
+
+
 def _alarm(data: Mapping[str, Any]) -> str:
     about = f" on {data['subject']}" if data.get("subject") else ""
     alarm = f"{data.get('severity')} {data.get('kind')} alarm{about}"
@@ -191,6 +196,7 @@ DESCRIPTIONS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
     f"{EVENT_PREFIX}reorder_needs_supplier": _reorder_needs_supplier,
     f"{EVENT_PREFIX}maintenance_due": _maintenance_due,
     f"{EVENT_PREFIX}maintenance_completed": _maintenance_completed,
+    f"{EVENT_PREFIX}maintenance_cancelled": _maintenance_cancelled,
     f"{EVENT_PREFIX}alarm": _alarm,
 }
 

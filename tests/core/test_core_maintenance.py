@@ -336,7 +336,19 @@ async def test_cancel_replaces_a_plan_task_with_the_next(
     assert skipped.result["status"] == "cancelled"
     assert skipped.result["next_task"]["due"] == to_iso(start + timedelta(days=14))
     assert (await get(cafe, backflush.id)).get("status") == "cancelled"
-    assert skipped.events == ()
+    assert [(e.type, dict(e.data)) for e in skipped.events] == [
+        (
+            "maintenance_cancelled",
+            {
+                "task_id": backflush.id,
+                "name": backflush.name,
+                "equipment_id": ESPRESSO,
+                "equipment": "에스프레소 머신",
+                "reason": "time",
+                "next_task_id": skipped.result["next_task"]["task_id"],
+            },
+        )
+    ]
 
     # an overdue one: the next occurrence still ahead
     clock.advance(days=30)

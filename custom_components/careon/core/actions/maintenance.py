@@ -35,6 +35,7 @@ TIME, USAGE, ALARM, MANUAL = "time", "usage", "alarm", "manual"
 STATUS_OK, STATUS_DUE = "ok", "maintenance_due"
 MAINTENANCE_DUE = "maintenance_due"
 MAINTENANCE_COMPLETED = "maintenance_completed"
+MAINTENANCE_CANCELLED = "maintenance_cancelled"
 
 # reason -> (the Equipment property holding the plan, the one naming its task)
 PLANS: Mapping[str, tuple[str, str]] = {
@@ -556,6 +557,16 @@ async def complete_maintenance(ctx: ActionContext, params: dict[str, Any]) -> di
 async def cancel_maintenance(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Cancel an open task; a plan task is replaced by the plan's next one."""
     task, equipment, following = await _close_task(ctx, params, status=CANCELLED)
+    # reminders of this task (on phones, in notifications) can be taken down
+    ctx.emit(
+        MAINTENANCE_CANCELLED,
+        task_id=task.id,
+        name=task.name,
+        equipment_id=equipment.id if equipment else None,
+        equipment=equipment.name if equipment else None,
+        reason=task.get("reason"),
+        next_task_id=following["task_id"] if following else None,
+    )
     return {
         "task_id": task.id,
         "name": task.name,
