@@ -629,6 +629,17 @@ async def test_maintenance_done_button(
     assert "due_announced_at" not in following["properties"]
 
 
+async def _reminder_cleared(hass: HomeAssistant, owner: Phone, task_id: str, *, sent: int) -> None:
+    """The ``sent``-th message to the owner takes the task's reminder down, and the Done
+    button no longer waits."""
+    await _until(lambda: len(owner.sent) == sent, "the reminder cleared")
+    assert owner.sent[sent - 1] == {
+        "message": "clear_notification",
+        "data": {"tag": f"careon_{task_id}"},
+    }
+    await _until(lambda: _listening(hass, "mobile_app_notification_action") == 0, "no wait")
+
+
 async def test_maintenance_done_elsewhere_and_digest(
     now: FrozenDateTimeFactory,
     hass: HomeAssistant,
@@ -681,12 +692,7 @@ async def test_maintenance_done_elsewhere_and_digest(
 
     # done from the Maintenance to-do list (or anywhere): the Done button is gone
     await _call(hass, entry, "complete_maintenance", task=overdue["id"])
-    await _until(lambda: len(owner.sent) == 3, "the reminder cleared")
-    assert owner.sent[2] == {
-        "message": "clear_notification",
-        "data": {"tag": f"careon_{overdue['id']}"},
-    }
-    await _until(lambda: _listening(hass, "mobile_app_notification_action") == 0, "no wait")
+    await _reminder_cleared(hass, owner, overdue["id"], sent=3)
     assert (await _object(entry, overdue["id"]))["properties"]["status"] == "done"
 
     # cancelled from the list: its reminder comes down too
@@ -701,12 +707,7 @@ async def test_maintenance_done_elsewhere_and_digest(
     await _until(lambda: len(owner.sent) == 4, "a second reminder")
     cancelled = (await _open_tasks(entry))["배기 필터 점검"]
     await _call(hass, entry, "cancel_maintenance", task=cancelled["id"])
-    await _until(lambda: len(owner.sent) == 5, "the second reminder cleared")
-    assert owner.sent[4] == {
-        "message": "clear_notification",
-        "data": {"tag": f"careon_{cancelled['id']}"},
-    }
-    await _until(lambda: _listening(hass, "mobile_app_notification_action") == 0, "no wait")
+    await _reminder_cleared(hass, owner, cancelled["id"], sent=5)
     assert (await _object(entry, cancelled["id"]))["properties"]["status"] == "cancelled"
 
 

@@ -102,16 +102,13 @@ class StoreSnapshot:
     def due_tasks(self, equipment: StoreObject, now: datetime) -> list[StoreObject]:
         """The open tasks of an equipment that are due: announced, past their date, or past
         their runtime hours."""
+        from .actions.maintenance import is_due  # noqa: PLC0415 - actions import the engine
+
         runtime = equipment.get("runtime_hours", 0)
         return [
             task
             for task in self.open_tasks(equipment.id)
-            if task.get("due_announced_at")
-            or (task.get("due") and parse_iso(task.get("due")) <= now)
-            or (
-                task.get("due_runtime_hours") is not None
-                and runtime >= task.get("due_runtime_hours")
-            )
+            if task.get("due_announced_at") or is_due(task.properties, runtime, now)
         ]
 
 

@@ -15,6 +15,7 @@ from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, to_iso
 from ..ontology import Link, StoreObject, new_object_id, object_from_row
+from ..queries import ALARM_UNRESOLVED
 from ..tables import objects_table
 from .common import OBJECT_ID, OPTIONAL_OBJECT_ID
 from .maintenance import (
@@ -33,7 +34,6 @@ ABOUT = "about"
 SUBJECTS = ("Equipment", "Zone", "InventoryItem")
 SEVERITIES = ("info", "warning", "critical")
 ACTIVE, ACKNOWLEDGED, RESOLVED = "active", "acknowledged", "resolved"
-UNRESOLVED = (ACTIVE, ACKNOWLEDGED)
 ALARM_EVENT = "alarm"
 
 
@@ -109,7 +109,7 @@ async def raise_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         select(objects_table).where(
             objects_table.c.type == ALARM,
             objects_table.c.properties["kind"].as_string() == kind,
-            objects_table.c.properties["status"].as_string().in_(UNRESOLVED),
+            objects_table.c.properties["status"].as_string().in_(ALARM_UNRESOLVED),
         )
     )
     unresolved = sorted((object_from_row(row) for row in rows), key=lambda a: a.created_at)
@@ -151,7 +151,7 @@ async def raise_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
 
 async def acknowledge_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Someone has seen the alarm and is on it (acknowledging twice changes nothing)."""
-    alarm = await _alarm(ctx, params["alarm"], UNRESOLVED)
+    alarm = await _alarm(ctx, params["alarm"], ALARM_UNRESOLVED)
     props = dict(alarm.properties)
     if props["status"] == ACKNOWLEDGED:
         return _summary(alarm.id, alarm.name, props, changed=False)
@@ -163,7 +163,7 @@ async def acknowledge_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[
 
 async def resolve_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """The condition is over (or dealt with)."""
-    alarm = await _alarm(ctx, params["alarm"], UNRESOLVED)
+    alarm = await _alarm(ctx, params["alarm"], ALARM_UNRESOLVED)
     props = dict(alarm.properties)
     previous = props["status"]
     props.update(status=RESOLVED, resolved_at=to_iso(ctx.now), resolved_by=ctx.actor)
@@ -186,7 +186,7 @@ async def escalate_alarm(ctx: ActionContext, params: dict[str, Any]) -> dict[str
     """Tell more people (one level up), raise the severity, and optionally open a
     maintenance task for a technician, in one transaction."""
     ontology = ctx.ontology
-    alarm = await _alarm(ctx, params["alarm"], UNRESOLVED)
+    alarm = await _alarm(ctx, params["alarm"], ALARM_UNRESOLVED)
     notified = params["notified"]
     for index, who in enumerate(notified):
         if not isinstance(who, str) or not who.strip():

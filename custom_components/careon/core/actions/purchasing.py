@@ -19,6 +19,7 @@ from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, normalise_number, to_iso, validate_fields
 from ..ontology import Link, Ontology, StoreObject, new_object_id
+from ..queries import PURCHASE_ORDER_OPEN
 from ..tables import objects_table
 from .common import OBJECT_ID
 from .stock import ITEM, is_low, set_stock
@@ -27,7 +28,6 @@ PURCHASE_ORDER = "PurchaseOrder"
 SUPPLIER = "Supplier"
 SUPPLIED_BY = "supplied_by"
 FOR = "for"
-PO_OPEN = ("draft", "requested", "ordered", "partially_received")
 APPROVABLE = ("draft", "requested")
 ORIGIN_AUTO = "auto_reorder"
 ORIGIN_MANUAL = "manual"
@@ -49,7 +49,7 @@ def on_order(purchase_orders: Iterable[StoreObject]) -> dict[str, float]:
     """What open purchase orders still wait for, by item id."""
     waiting: dict[str, float] = {}
     for purchase_order in purchase_orders:
-        if purchase_order.get("status", "draft") not in PO_OPEN:
+        if purchase_order.get("status", "draft") not in PURCHASE_ORDER_OPEN:
             continue
         for line in purchase_order.get("lines", []):
             remaining = _remaining(line)
@@ -251,7 +251,9 @@ def _emit_approved(
 
 async def _open_purchase_orders(ontology: Ontology) -> list[StoreObject]:
     return [
-        po for po in await ontology.by_type(PURCHASE_ORDER) if po.get("status", "draft") in PO_OPEN
+        po
+        for po in await ontology.by_type(PURCHASE_ORDER)
+        if po.get("status", "draft") in PURCHASE_ORDER_OPEN
     ]
 
 
@@ -438,7 +440,9 @@ async def approve_purchase_order(ctx: ActionContext, params: dict[str, Any]) -> 
 
 async def cancel_purchase_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
     """Cancel an open purchase order; what it still waited for is no longer on order."""
-    purchase_order, previous = await _require_purchase_order(ctx, params["purchase_order"], PO_OPEN)
+    purchase_order, previous = await _require_purchase_order(
+        ctx, params["purchase_order"], PURCHASE_ORDER_OPEN
+    )
     properties = {
         **purchase_order.properties,
         "status": "cancelled",
@@ -470,7 +474,9 @@ async def receive_against(
     total leaves out. Shared by receive_purchase_order and receive_stock.
     """
     ontology = ctx.ontology
-    purchase_order, _previous = await _require_purchase_order(ctx, purchase_order_id, PO_OPEN)
+    purchase_order, _previous = await _require_purchase_order(
+        ctx, purchase_order_id, PURCHASE_ORDER_OPEN
+    )
     po_lines = [dict(line) for line in purchase_order.get("lines", []) if line.get("item")]
     if lines is None:
         delivery = [
