@@ -23,6 +23,7 @@ from custom_components.careon.core import (
 )
 from custom_components.careon.core.database import (
     LATEST_VERSION,
+    PRIVACY_KEY,
     create_engine,
     migrate,
     normalise_url,
@@ -113,7 +114,11 @@ async def test_a_version_1_database_is_upgraded_with_its_data(
 
     engine = await open_engine(db_url)
     async with engine.engine.connect() as conn:
-        assert await schema_version(conn) == LATEST_VERSION == 3
+        assert await schema_version(conn) == LATEST_VERSION == 4
+        # version 4: vendor ids table and the store's privacy key
+        assert await conn.run_sync(lambda sync: inspect(sync).has_table("careon_external_refs"))
+        key = await conn.scalar(select(meta_table.c.value).where(meta_table.c.key == PRIVACY_KEY))
+        assert isinstance(key, str) and len(key) == 64
         audit = (await conn.execute(audit_table.select())).one()
         indexes = await conn.run_sync(lambda sync: inspect(sync).get_indexes("careon_links"))
         if database.backend == "postgresql":

@@ -57,7 +57,10 @@ def test_default_schema_has_every_type_of_the_product_spec() -> None:
     assert product.links["requires"].properties["qty"].required
     assert product.properties["price"].kind == "money"
     assert product.properties["available"].managed_by == "update_availability"
-    assert schema.object_type("Order").managed_by == "place_order, cancel_order, refund_order"
+    assert (
+        schema.object_type("Order").managed_by
+        == "place_order, cancel_order, refund_order, sync_order, sync_payment"
+    )
     assert schema.link_type("Order", "contains").on_target_delete == "restrict"
     assert schema.link_type("MaintenanceTask", "assigned_to").targets == ("Staff", "Supplier")
     assert schema.object_type("Supplier").personal_properties == {"phone", "email"}
@@ -296,7 +299,10 @@ def test_schema_extend_adds_types_properties_and_links() -> None:
     assert {"price", "calories"} <= set(product.properties)
     assert product.links["served_on"].properties["n"].kind == "integer"
     assert product.managed_by is None
-    assert more.object_type("Order").managed_by == "place_order, cancel_order, refund_order"
+    assert (
+        more.object_type("Order").managed_by
+        == "place_order, cancel_order, refund_order, sync_order, sync_payment"
+    )
 
 
 @pytest.mark.parametrize(

@@ -174,7 +174,10 @@ async def test_create_object_refusals(engine: ActionEngine, act, get, dump) -> N
         properties={"status": "paid", "total": 0, "lines": [], "placed_at": "2025-01-01T00:00:00Z"},
     )
     assert (err.translation_key, err.field) == ("managed_property", "object_type")
-    assert err.placeholders["action"] == "place_order, cancel_order, refund_order"
+    assert (
+        err.placeholders["action"]
+        == "place_order, cancel_order, refund_order, sync_order, sync_payment"
+    )
 
     # a link's own properties are validated too
     await act(
@@ -589,6 +592,6 @@ async def test_orders_change_only_through_their_own_actions(cafe: ActionEngine, 
         assert info.value.translation_key == "managed_property"
         assert info.value.placeholders == {
             "field": field,
-            "action": "place_order, cancel_order, refund_order",
+            "action": "place_order, cancel_order, refund_order, sync_order, sync_payment",
         }
     assert await dump(cafe) == before

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 import logging
 from pathlib import Path
+import secrets
 from typing import Any
 
 import orjson
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -34,6 +36,8 @@ from .tables import ORDER_PLACED_AT_SQL, meta_table
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_VERSION_KEY = "schema_version"
+# meta key of the store's secret for keyed hashes of personal data (core/privacy.py)
+PRIVACY_KEY = "privacy_key"
 # An execution option that marks the connection actions are written on.
 WRITER_OPTION = "careon_writer"
 # PostgreSQL advisory lock key of a CareOn database ("careon" in ASCII): held by the writing
@@ -184,10 +188,37 @@ async def _v3_orders_by_day(conn: AsyncConnection) -> None:
     )
 
 
+async def _v4_external_refs_and_privacy_key(conn: AsyncConnection) -> None:
+    # Version 4: vendors' ids of orders, payments and imported card sales point at their
+    # objects (connectors upsert through it), and the store gets the secret key that customers'
+    # phone numbers are hashed with (kept in the database, so a hash means the same everywhere
+    # the store's data goes).
+    metadata = MetaData()
+    # the referenced table, as far as the foreign key needs it (it exists already)
+    Table("careon_objects", metadata, Column("id", String(128), primary_key=True))
+    refs = Table(
+        "careon_external_refs",
+        metadata,
+        Column("source", String(64), primary_key=True),
+        Column("kind", String(32), primary_key=True),
+        Column("external_id", String(200), primary_key=True),
+        Column(
+            "object_id",
+            String(128),
+            ForeignKey("careon_objects.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Index("ix_careon_external_refs_object", "object_id"),
+    )
+    await conn.run_sync(lambda sync_conn: refs.create(sync_conn))
+    await conn.execute(meta_table.insert().values(key=PRIVACY_KEY, value=secrets.token_hex(32)))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _v1_initial,
     _v2_audit_reason_and_reverse_links,
     _v3_orders_by_day,
+    _v4_external_refs_and_privacy_key,
 )
 LATEST_VERSION = len(MIGRATIONS)
 

@@ -16,7 +16,7 @@ from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .errors import ConflictError, ValidationError
-from .tables import links_table, objects_table
+from .tables import external_refs_table, links_table, objects_table
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -102,6 +102,8 @@ _SELECT_BY_IDS = select(objects_table).where(
 _RECIPES = _build_recipe_query()
 _INSERT_OBJECT = insert(objects_table)
 _INSERT_LINKS = insert(links_table)
+_INSERT_EXTERNAL = insert(external_refs_table)
+_EXTERNAL_CHUNK = 500
 _UPDATE_OBJECT = (
     update(objects_table)
     .where(
@@ -338,7 +340,75 @@ class Ontology:
             or 0
         )
 
+    async def find_external(
+        self, source: str, kind: str, external_ids: Iterable[str]
+    ) -> dict[str, str]:
+        """The objects some vendor ids stand for: external id -> object id (unknown ids absent)."""
+        ids = list(set(external_ids))
+        found: dict[str, str] = {}
+        refs = external_refs_table.c
+        # in chunks: a 100,000-row import must not become one statement with 100,000 parameters
+        for start in range(0, len(ids), _EXTERNAL_CHUNK):
+            rows = await self.conn.execute(
+                select(refs.external_id, refs.object_id).where(
+                    refs.source == source,
+                    refs.kind == kind,
+                    refs.external_id.in_(ids[start : start + _EXTERNAL_CHUNK]),
+                )
+            )
+            found.update({row.external_id: row.object_id for row in rows})
+        return found
+
+    async def external_ids_of(self, object_ids: Iterable[str]) -> list[tuple[str, str, str, str]]:
+        """(object id, source, kind, external id) of every vendor id some objects stand for."""
+        ids = list(set(object_ids))
+        if not ids:
+            return []
+        refs = external_refs_table.c
+        rows = await self.conn.execute(
+            select(refs.object_id, refs.source, refs.kind, refs.external_id).where(
+                refs.object_id.in_(ids)
+            )
+        )
+        return [(row.object_id, row.source, row.kind, row.external_id) for row in rows]
+
     # --- writes ---------------------------------------------------------------------------
+
+    async def add_external(self, source: str, kind: str, refs: Mapping[str, str]) -> None:
+        """Record which object each vendor id (external id -> object id) stands for.
+
+        A vendor id already recorded fails the action (the database's primary key): callers
+        look it up first with ``find_external``.
+        """
+        if refs:
+            await self.conn.execute(
+                _INSERT_EXTERNAL,
+                [
+                    {"source": source, "kind": kind, "external_id": key, "object_id": object_id}
+                    for key, object_id in refs.items()
+                ],
+            )
+
+    async def create_many(self, objects: Sequence[tuple[str, str, str, Mapping[str, Any]]]) -> None:
+        """Insert new objects, (object type, object id, name, properties) each, in one round trip."""
+        if not objects:
+            return
+        await self.conn.execute(
+            _INSERT_OBJECT,
+            [
+                {
+                    "id": object_id,
+                    "type": object_type,
+                    "name": name,
+                    "properties": dict(properties),
+                    "version": 1,
+                    "created_at": self.now,
+                    "updated_at": self.now,
+                }
+                for object_type, object_id, name, properties in objects
+            ],
+        )
+        self.changes.created.update(object_id for _, object_id, _, _ in objects)
 
     async def create(
         self, object_type: str, name: str, properties: Mapping[str, Any], *, object_id: str
@@ -421,6 +491,9 @@ class Ontology:
             delete(links_table).where(
                 or_(links_table.c.source_id == obj.id, links_table.c.target_id == obj.id)
             )
+        )
+        await self.conn.execute(
+            delete(external_refs_table).where(external_refs_table.c.object_id == obj.id)
         )
         result = await self.conn.execute(
             delete(objects_table).where(

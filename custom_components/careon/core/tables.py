@@ -85,6 +85,20 @@ class AuditRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(), index=True)
 
 
+class ExternalRefRow(Base):
+    """Which ontology object a vendor's id stands for: a POS order, a payment, an imported
+    card-sales row. The primary key makes one vendor id one object, so a sale delivered twice
+    (webhook and backfill, or a retried import) is found, never counted again."""
+
+    __tablename__ = "careon_external_refs"
+    __table_args__ = (Index("ix_careon_external_refs_object", "object_id"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    object_id: Mapped[str] = mapped_column(ForeignKey("careon_objects.id", ondelete="CASCADE"))
+
+
 # When an order was placed, as SQL per dialect: the same expression builds the index
 # (migration 3) and filters the day's orders, so the database can use one for the other.
 ORDER_PLACED_AT_SQL = {
@@ -96,3 +110,4 @@ meta_table = cast(Table, MetaRow.__table__)
 objects_table = cast(Table, ObjectRow.__table__)
 links_table = cast(Table, LinkRow.__table__)
 audit_table = cast(Table, AuditRow.__table__)
+external_refs_table = cast(Table, ExternalRefRow.__table__)
