@@ -23,6 +23,7 @@ from custom_components.careon.core import (
     ValidationError,
 )
 from custom_components.careon.core.actions import ACTIONS
+from custom_components.careon.core.connectors.card_sales import read_card_sales
 from custom_components.careon.core.fields import Field
 from custom_components.careon.core.schema import default_schema
 
@@ -95,6 +96,12 @@ async def test_every_error_key_is_reachable(
             {"object_type": "Product", "properties": {"price": {"kind": "money"}}}
         )
 
+    def read_file(content: bytes) -> Callable[[], Awaitable[Any]]:
+        async def _read() -> None:
+            read_card_sales(content, "sales.csv")
+
+        return _read
+
     triggers: dict[str, Callable[[], Awaitable[Any]]] = {
         "missing_field": call("create_object", object_type="Zone"),
         "unknown_field": create(colour="red"),
@@ -141,12 +148,29 @@ async def test_every_error_key_is_reachable(
         "maintenance_plan_missing": call("schedule_maintenance", equipment="equipment.grinder"),
         "maintenance_task_status_invalid": call("complete_maintenance", task=task),
         "alarm_status_invalid": call("acknowledge_alarm", alarm=alarm),
+        "invalid_period": call("reconcile", start="2025-03-02T00:00:00", end="2025-03-01T00:00:00"),
+        "product_not_unmapped": call("resolve_unmapped_product", product="product.croissant"),
         "idempotency_conflict": call("cancel_order", idempotency_key="k", order=order["order_id"]),
         "database_unavailable": closed_port,
         "database_auth_failed": refused_login,
         "concurrent_update": call("racy", item="inventory_item.milk"),
+        "card_sales_unreadable": read_file(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+        "card_sales_missing_column": read_file("승인일시,승인금액\n2025-03-01,100\n".encode()),
+        "card_sales_invalid_value": read_file(
+            "승인일시,승인번호,승인금액\n2025-03-01 09:00,1,백원\n".encode()
+        ),
+        "card_sales_no_rows": read_file("승인일시,승인번호,승인금액\n".encode()),
     }
-    assert set(triggers) == set(ERROR_KEYS)
+    # raised by the Home Assistant layer (file paths, connector setup); their tests are in
+    # tests/test_card_sales_service.py and tests/test_fetch_nice_payment.py
+    raised_by_home_assistant = {
+        "file_not_found",
+        "file_not_allowed",
+        "connector_not_configured",
+        "vendor_request_failed",
+        "vendor_auth_failed",
+    }
+    assert set(triggers) == set(ERROR_KEYS) - raised_by_home_assistant
     classes = {
         "stale_version": ConflictError,
         "concurrent_update": CareOnError,

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from .errors import StoreAuthError, StoreUnavailableError
 from .sqlite_driver import OneTripConnection, one_trip_dbapi
-from .tables import ORDER_PLACED_AT_SQL, meta_table
+from .tables import ORDER_PLACED_AT_SQL, meta_table, property_sql
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -211,6 +211,12 @@ async def _v4_external_refs_and_privacy_key(conn: AsyncConnection) -> None:
         Index("ix_careon_external_refs_object", "object_id"),
     )
     await conn.run_sync(lambda sync_conn: refs.create(sync_conn))
+    # connectors find objects by these without reading every payment, order or customer
+    for name in ("order_ref", "external_id", "approved_at", "phone_hash"):
+        expression = property_sql(conn.dialect.name, name)
+        await conn.execute(
+            text(f"CREATE INDEX ix_careon_objects_{name} ON careon_objects (type, {expression})")
+        )
     await conn.execute(meta_table.insert().values(key=PRIVACY_KEY, value=secrets.token_hex(32)))
 
 

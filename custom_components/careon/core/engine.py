@@ -40,6 +40,8 @@ SCHEMA_EXTENSIONS_KEY = "schema_extensions"
 _INSERT_AUDIT = audit_table.insert()
 _WRITER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_ATTEMPTS = 5
+# Parameters with a list longer than this are checked in a worker thread.
+BULK_ITEMS = 1000
 # Sources whose orders are facts that already happened in the store (PRODUCT.md §2).
 SOURCE_POS = "pos"
 FACT_SOURCES = frozenset({SOURCE_POS, "payment"})
@@ -114,6 +116,13 @@ class ActionType:
     name: str
     params: Mapping[str, Field]
     apply: ActionBody
+    # What the audit row keeps of the parameters (personal data masked, core/privacy.py): a
+    # new mapping, the body still gets them whole. Replays compare what the audit keeps.
+    redact: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def audited(self, params: dict[str, Any]) -> dict[str, Any]:
+        """The parameters as the audit row keeps them."""
+        return params if self.redact is None else self.redact(params)
 
 
 Listener = Callable[[ActionResult], None]
@@ -289,7 +298,7 @@ class ActionEngine:
         action_type = self.actions.get(action)
         if action_type is None:
             raise ValidationError("unknown_action", action=action, field="action")
-        clean = validate_fields(action_type.params, params or {}, tz=self.timezone)
+        clean = await self._validate(action_type, params)
         async with self._work(), self._write_lock:
             result = await self._run(
                 action_type,
@@ -306,6 +315,40 @@ class ActionEngine:
                 except Exception:
                     _LOGGER.exception("A CareOn action listener failed")
         return result
+
+    async def _validate(
+        self, action_type: ActionType, params: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        """Check and normalise the parameters; a bulk call's (a card-sales file of 100,000
+        rows takes seconds) off the event loop, so the caller's loop keeps answering."""
+        params = params or {}
+        if any(isinstance(value, list) and len(value) > BULK_ITEMS for value in params.values()):
+            return await asyncio.to_thread(
+                validate_fields, action_type.params, params, tz=self.timezone
+            )
+        return validate_fields(action_type.params, params, tz=self.timezone)
+
+    async def replayed(
+        self, action: str, params: Mapping[str, Any] | None, key: str
+    ) -> ActionResult | None:
+        """The first result of an action already applied under ``key``, or ``None`` when the
+        key is new: a caller expecting duplicates (a connector's backfill) skips a known
+        version without running it. Runs nothing and tells no listener.
+
+        Raises ``ValidationError`` like ``execute``: bad parameters, or
+        ``idempotency_conflict`` for a key used for another action or other parameters.
+        """
+        action_type = self.actions.get(action)
+        if action_type is None:
+            raise ValidationError("unknown_action", action=action, field="action")
+        clean = await self._validate(action_type, params)
+        async with self._work():
+            try:
+                return await self._replay(action_type.name, action_type.audited(clean), key)
+            except Exception as err:
+                if isinstance(err, DBAPIError | OSError) or is_auth_failure(err):
+                    raise store_error(err) from err
+                raise
 
     async def _run(
         self,
@@ -337,7 +380,9 @@ class ActionEngine:
                 # audit row refuses the second commit, or the first run changed the state the
                 # criteria check. Either way the first result is the answer.
                 if idempotency_key is not None:
-                    replay = await self._replay(action_type.name, params, idempotency_key)
+                    replay = await self._replay(
+                        action_type.name, action_type.audited(params), idempotency_key
+                    )
                     if replay is not None:
                         return replay
                 if isinstance(err, IntegrityError):
@@ -396,7 +441,7 @@ class ActionEngine:
                 _INSERT_AUDIT,
                 {
                     "action": action_type.name,
-                    "parameters": params,
+                    "parameters": action_type.audited(params),
                     "actor": actor,
                     "source": source,
                     "idempotency_key": idempotency_key,

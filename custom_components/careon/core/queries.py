@@ -8,15 +8,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 
 from .errors import ValidationError
 from .fields import Field, to_iso, validate_fields
 from .ontology import Ontology, StoreObject, object_from_row
 from .schema import Schema
-from .tables import ORDER_PLACED_AT_SQL, objects_table
+from .tables import ORDER_PLACED_AT_SQL, links_table, objects_table
 
 SALE_STATUSES = ("paid", "completed")
+# payments that are money received: they should pay an order (a `pays` link)
+PAYMENT_RECEIVED = ("approved", "partial_cancelled")
 # Purchase orders still waiting for (the rest of) their delivery
 PURCHASE_ORDER_OPEN = ("draft", "requested", "ordered", "partially_received")
 MAINTENANCE_TASK_OPEN = ("open",)
@@ -57,6 +69,8 @@ class StoreSnapshot:
     task_equipment: Mapping[str, StoreObject]
     # alarm id -> what it is about (Equipment, Zone or InventoryItem)
     alarm_subject: Mapping[str, StoreObject]
+    # approved (or partly cancelled) payments no order is linked to yet (see reconcile)
+    unreconciled_payments: int
 
     @property
     def average_ticket(self) -> int | None:
@@ -170,15 +184,27 @@ async def store_snapshot(
             targets.setdefault(link.source_id, target)
     start, end = day_bounds(now, tz, day_start_hour)
     placed_at: ColumnElement[str] = literal_column(ORDER_PLACED_AT_SQL[ontology.conn.dialect.name])
-    orders = await ontology.conn.execute(
-        select(
-            objects_table.c.properties["status"].as_string(),
-            objects_table.c.properties["total"].as_integer(),
-        ).where(objects_table.c.type == "Order", placed_at >= start, placed_at < end)
+    # the day's orders and the count of unreconciled payments, in one round trip
+    day_orders = select(
+        literal_column("'order'").label("row_kind"),
+        objects.properties["status"].as_string().label("status"),
+        objects.properties["total"].as_integer().label("total"),
+    ).where(objects.type == "Order", placed_at >= start, placed_at < end)
+    unreconciled: Select[Any] = select(
+        literal_column("'unreconciled'"),
+        null(),
+        func.count(),
+    ).where(
+        objects.type == "Payment",
+        objects.properties["status"].as_string().in_(PAYMENT_RECEIVED),
+        ~exists().where(links_table.c.source_id == objects.id, links_table.c.link_type == "pays"),
     )
-    count = revenue = 0
-    for status, total in orders:
-        if status in SALE_STATUSES:
+    rows = await ontology.conn.execute(day_orders.union_all(unreconciled))
+    count = revenue = unreconciled_payments = 0
+    for row_kind, status, total in rows:
+        if row_kind == "unreconciled":
+            unreconciled_payments = int(total or 0)
+        elif status in SALE_STATUSES:
             count += 1
             revenue += total or 0
     store = next(iter(by_type["Store"].values()), None)
@@ -203,6 +229,7 @@ async def store_snapshot(
             if task_id in by_type["MaintenanceTask"]
         },
         alarm_subject=linked["about"],
+        unreconciled_payments=unreconciled_payments,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -99,12 +101,33 @@ class ExternalRefRow(Base):
     object_id: Mapped[str] = mapped_column(ForeignKey("careon_objects.id", ondelete="CASCADE"))
 
 
-# When an order was placed, as SQL per dialect: the same expression builds the index
-# (migration 3) and filters the day's orders, so the database can use one for the other.
-ORDER_PLACED_AT_SQL = {
-    "sqlite": "json_extract(properties, '$.placed_at')",
-    "postgresql": "(properties ->> 'placed_at')",
+# A property as SQL per dialect. The same expression builds an index (migrations 3 and 4) and
+# filters by the property, so the database can use one for the other: a query must use
+# `indexed_property`, not SQLAlchemy's JSON operators, whose SQL differs.
+_PROPERTY_SQL = {
+    "sqlite": "json_extract(properties, '$.{name}')",
+    "postgresql": "(properties ->> '{name}')",
 }
+# Properties with an index on (type, property): when an order was placed (version 3); which
+# order a payment names, an object's vendor id, when a payment was approved and a customer's
+# phone hash (version 4).
+INDEXED_PROPERTIES = ("placed_at", "order_ref", "external_id", "approved_at", "phone_hash")
+
+
+def property_sql(dialect: str, name: str) -> str:
+    """The SQL text of an indexed property (see INDEXED_PROPERTIES)."""
+    if name not in INDEXED_PROPERTIES:
+        raise ValueError(f"{name} has no index")
+    return _PROPERTY_SQL[dialect].format(name=name)
+
+
+def indexed_property(dialect: str, name: str) -> ColumnElement[str]:
+    """An indexed property, as a column expression that can use its index."""
+    column: ColumnElement[str] = literal_column(property_sql(dialect, name))
+    return column
+
+
+ORDER_PLACED_AT_SQL = {dialect: property_sql(dialect, "placed_at") for dialect in _PROPERTY_SQL}
 
 meta_table = cast(Table, MetaRow.__table__)
 objects_table = cast(Table, ObjectRow.__table__)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, normalise_number, to_iso
-from ..ontology import Link, new_object_id
+from ..ontology import Link, Ontology, StoreObject, new_object_id
 from .common import OBJECT_ID, OPTIONAL_OBJECT_ID
 from .stock import ITEM, PRODUCT, REQUIRES, set_stock
 
@@ -22,6 +24,20 @@ LINE = {
     "options": Field(kind="list"),
 }
 
+# optional properties an order keeps when they are given
+ORDER_EXTRA = (
+    "external_id",
+    "note",
+    "completed_at",
+    "discount",
+    "tax",
+    "supply",
+    "tip",
+    "vendor_updated_at",
+    "restocked",
+    "closed_at",
+)
+
 # optional links of an order: parameter -> (link type, target type)
 ORDER_REFS = {
     "zone": ("served_at", "Zone"),
@@ -30,14 +46,26 @@ ORDER_REFS = {
 }
 
 
-async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
-    """Record an order; deduct its recipes from stock; flag any shortfall.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Consumption:
+    """What some order lines take from stock, by recipe.
 
-    A POS order (a fact) is always recorded, even when stock goes negative. Any other order
-    must be for available products with enough stock.
+    ``products`` are the lines' products, ``items`` every inventory item their recipes need,
+    ``consumed`` how much of each item the lines take (rounded like stored levels), ``first_line``
+    the first line that needs each item, and ``max_need`` the most any product needs of each
+    item (for ``set_stock``).
     """
-    ontology = ctx.ontology
-    lines = params["lines"]
+
+    products: dict[str, StoreObject]
+    items: dict[str, StoreObject]
+    consumed: dict[str, float]
+    first_line: dict[str, int]
+    max_need: dict[str, float]
+
+
+async def plan_consumption(ontology: Ontology, lines: list[dict[str, Any]]) -> Consumption:
+    """Read the lines' products and recipes (one query); fail naming a line whose product is
+    missing or not a product."""
     found, recipe = await ontology.products_with_recipes(
         {line["product"] for line in lines}, REQUIRES
     )
@@ -45,13 +73,6 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         ontology.check_type(
             f"lines[{index}].product", line["product"], found.get(line["product"]), PRODUCT
         )
-    refs = {name: params[name] for name in ORDER_REFS if params.get(name)}
-    if refs:
-        referenced = await ontology.get_many(refs.values())
-        for name, object_id in refs.items():
-            ontology.check_type(name, object_id, referenced.get(object_id), ORDER_REFS[name][1])
-
-    # what the order consumes, item by item, and the first line that needs each item
     per_product: dict[str, list[tuple[str, float]]] = defaultdict(list)
     items = {}
     max_need = {}
@@ -66,31 +87,26 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
             # rounded like stored levels, so 3 x 2.2 ml equals the 6.6 ml on hand
             consumed[item_id] = normalise_number(consumed[item_id] + qty * line["qty"])
             first_line.setdefault(item_id, index)
+    return Consumption(
+        products=found,
+        items=items,
+        consumed=dict(consumed),
+        first_line=first_line,
+        max_need=max_need,
+    )
 
-    if not ctx.is_fact:
-        for index, line in enumerate(lines):
-            product = found[line["product"]]
-            if not product.get("available", True):
-                raise ValidationError(
-                    "product_unavailable", field=f"lines[{index}].product", product=product.name
-                )
-        for item_id, needed in consumed.items():
-            on_hand = items[item_id].get("on_hand", 0)
-            if on_hand < needed:
-                raise ValidationError(
-                    "insufficient_stock",
-                    field=f"lines[{first_line[item_id]}].qty",
-                    item=items[item_id].name,
-                    needed=f"{normalise_number(needed):g}",
-                    on_hand=f"{on_hand:g}",
-                )
 
-    order_lines = []
+def order_lines(
+    lines: list[dict[str, Any]], products: Mapping[str, StoreObject]
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """The lines as an order stores them, and its ``contains`` links (product -> qty and the
+    first line's unit price)."""
+    stored = []
     contains: dict[str, dict[str, Any]] = {}
     for line in lines:
-        product = found[line["product"]]
+        product = products[line["product"]]
         unit_price = line.get("unit_price", product.get("price", 0))
-        order_lines.append(
+        stored.append(
             {
                 "product": product.id,
                 "name": product.name,
@@ -101,24 +117,79 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         )
         contained = contains.setdefault(product.id, {"qty": 0, "unit_price": unit_price})
         contained["qty"] += line["qty"]
-    total = params.get("total")
-    if total is None:
-        total = sum(line["qty"] * line["unit_price"] for line in order_lines)
-    shortfall = []
+    return stored, contains
+
+
+def shortfall_of(
+    items: Mapping[str, StoreObject], needed: Mapping[str, float]
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
+    """New stock levels after taking ``needed`` (item -> amount) from ``items``, and the items
+    it leaves below zero."""
     levels = {}
-    for item_id, needed in consumed.items():
-        on_hand = items[item_id].get("on_hand", 0)
-        levels[item_id] = normalise_number(on_hand - needed)
+    shortfall = []
+    for item_id, amount in needed.items():
+        item = items[item_id]
+        on_hand = item.get("on_hand", 0)
+        levels[item_id] = normalise_number(on_hand - amount)
         if levels[item_id] < 0:
             shortfall.append(
                 {
                     "item_id": item_id,
-                    "name": items[item_id].name,
-                    "needed": normalise_number(needed),
+                    "name": item.name,
+                    "needed": normalise_number(amount),
                     "on_hand": on_hand,
-                    "missing": normalise_number(needed - on_hand),
+                    "missing": normalise_number(amount - on_hand),
                 }
             )
+    return levels, shortfall
+
+
+async def record_order(
+    ctx: ActionContext, params: dict[str, Any], *, consume: bool, fact: bool | None = None
+) -> dict[str, Any]:
+    """Record an order of existing products, as ``place_order`` and ``sync_order`` do.
+
+    ``params``: ``lines`` ({product, qty, unit_price?, options?}), ``status``, ``channel``,
+    optional ``number``, ``total`` (else the sum of the lines), ``placed_at``, the optional
+    properties of ``ORDER_EXTRA`` and the references of ``ORDER_REFS``. With ``consume`` the
+    recipes are deducted from stock (a shortfall flagged); without, nothing is taken (an order
+    first seen already cancelled). An order that is not a fact (``fact``, by default
+    ``ctx.is_fact``) must be for available products with enough stock.
+    """
+    ontology = ctx.ontology
+    lines = params["lines"]
+    plan = await plan_consumption(ontology, lines)
+    found = plan.products
+    refs = {name: params[name] for name in ORDER_REFS if params.get(name)}
+    if refs:
+        referenced = await ontology.get_many(refs.values())
+        for name, object_id in refs.items():
+            ontology.check_type(name, object_id, referenced.get(object_id), ORDER_REFS[name][1])
+    consumed = plan.consumed if consume else {}
+
+    if not (ctx.is_fact if fact is None else fact):
+        for index, line in enumerate(lines):
+            product = found[line["product"]]
+            if not product.get("available", True):
+                raise ValidationError(
+                    "product_unavailable", field=f"lines[{index}].product", product=product.name
+                )
+        for item_id, needed in consumed.items():
+            on_hand = plan.items[item_id].get("on_hand", 0)
+            if on_hand < needed:
+                raise ValidationError(
+                    "insufficient_stock",
+                    field=f"lines[{plan.first_line[item_id]}].qty",
+                    item=plan.items[item_id].name,
+                    needed=f"{normalise_number(needed):g}",
+                    on_hand=f"{on_hand:g}",
+                )
+
+    stored_lines, contains = order_lines(lines, found)
+    total = params.get("total")
+    if total is None:
+        total = sum(line["qty"] * line["unit_price"] for line in stored_lines)
+    levels, shortfall = shortfall_of(plan.items, consumed)
 
     order_id = new_object_id(ORDER)
     number = params.get("number") or order_id.rsplit(".", 1)[1][:6].upper()
@@ -129,11 +200,11 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         "total": total,
         "source": ctx.source,
         "placed_at": params.get("placed_at") or to_iso(ctx.now),
-        "lines": order_lines,
+        "lines": stored_lines,
         "consumed": {k: normalise_number(v) for k, v in consumed.items()},
     }
-    for key in ("external_id", "note"):
-        if params.get(key):
+    for key in ORDER_EXTRA:
+        if params.get(key) is not None:
             properties[key] = params[key]
     if shortfall:
         properties["shortfall"] = shortfall
@@ -153,7 +224,8 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
             for name, object_id in refs.items()
         ]
     )
-    await set_stock(ctx, items, levels, max_need=max_need)
+    if levels:
+        await set_stock(ctx, plan.items, levels, max_need=plan.max_need)
     ctx.emit(
         "order_placed",
         order_id=order_id,
@@ -164,7 +236,7 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         source=ctx.source,
         lines=[
             {"name": line["name"], "qty": line["qty"], "options": line["options"]}
-            for line in order_lines
+            for line in stored_lines
         ],
     )
     if shortfall:
@@ -176,6 +248,15 @@ async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, A
         "status": params["status"],
         "shortfall": shortfall,
     }
+
+
+async def place_order(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """Record an order; deduct its recipes from stock; flag any shortfall.
+
+    A POS order (a fact) is always recorded, even when stock goes negative. Any other order
+    must be for available products with enough stock.
+    """
+    return await record_order(ctx, params, consume=True)
 
 
 async def _close_order(

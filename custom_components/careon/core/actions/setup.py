@@ -8,9 +8,19 @@ from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
 from ..fields import Field, validate_fields
 from ..ontology import Link, StoreObject, check_version, new_object_id
+from ..privacy import (
+    hash_phone,
+    is_masked,
+    mask_phone,
+    normalise_phone,
+    redact_phone,
+    store_privacy_key,
+)
 from ..schema import ObjectType
 from .common import EXPECTED_VERSION, OBJECT_ID, PROPERTIES
 from .stock import PRODUCT, REQUIRES, recompute_availability
+
+CUSTOMER = "Customer"
 
 NEW_LINK = {
     "link_type": Field(kind="string", required=True),
@@ -31,6 +41,52 @@ def _check_editable(ctx: ActionContext, obj: StoreObject, *, field: str) -> None
     managed_by = ctx.schema.object_type(obj.type).managed_by
     if managed_by is not None:
         raise ValidationError("managed_property", field=field, action=managed_by)
+
+
+async def _protect_phone(
+    ctx: ActionContext,
+    object_type: str,
+    properties: dict[str, Any],
+    current: StoreObject | None = None,
+) -> dict[str, Any]:
+    """A customer's phone number is kept masked, with a keyed hash to find the customer by
+    (core/privacy.py). A number given already masked is kept as it is (its hash too, when it
+    is the number the customer has: a form sending back what it showed); a removed or
+    replaced-by-masked number takes its hash along."""
+    if object_type != CUSTOMER or "phone" not in properties:
+        return properties
+    phone = properties["phone"]
+    if phone is None:
+        return {**properties, "phone_hash": None}
+    if not normalise_phone(phone):
+        # no digits: not a number anyone can be reached at
+        return {**properties, "phone_hash": None}
+    if is_masked(phone):
+        if current is not None and current.get("phone") == phone:
+            return properties
+        return {**properties, "phone_hash": None}
+    key = await store_privacy_key(ctx.ontology.conn)
+    return {**properties, "phone": mask_phone(phone), "phone_hash": hash_phone(phone, key)}
+
+
+def _redact_phone(params: dict[str, Any], *, object_type: str | None) -> dict[str, Any]:
+    """The audit keeps a customer's phone number masked (an update does not say what it
+    changes: any phone number it sets is masked there)."""
+    properties = params.get("properties")
+    if object_type not in (None, CUSTOMER) or not isinstance(properties, dict):
+        return params
+    phone = properties.get("phone")
+    if not isinstance(phone, str):
+        return params
+    return {**params, "properties": {**properties, "phone": redact_phone(phone)}}
+
+
+def _redact_create(params: dict[str, Any]) -> dict[str, Any]:
+    return _redact_phone(params, object_type=params.get("object_type"))
+
+
+def _redact_update(params: dict[str, Any]) -> dict[str, Any]:
+    return _redact_phone(params, object_type=None)
 
 
 async def _validated_link(
@@ -67,6 +123,11 @@ async def create_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
     properties = validate_fields(
         object_type.properties, params.get("properties"), prefix="properties.", tz=ctx.timezone
     )
+    properties = {
+        key: value
+        for key, value in (await _protect_phone(ctx, object_type.name, properties)).items()
+        if value is not None
+    }
     object_id = new_object_id(object_type.name, params.get("key"))
     if await ctx.ontology.get(object_id) is not None:
         raise ValidationError("duplicate_object", object_id=object_id, field="key")
@@ -100,6 +161,7 @@ async def update_object(ctx: ActionContext, params: dict[str, Any]) -> dict[str,
         tz=ctx.timezone,
     )
     _check_unmanaged(object_type, changes, prefix="properties.")
+    changes = await _protect_phone(ctx, obj.type, changes, obj)
     properties = {**obj.properties, **changes}
     properties = {k: v for k, v in properties.items() if v is not None}
     updated = await ctx.ontology.update(obj, properties, name=params.get("name"))
@@ -204,6 +266,7 @@ SETUP_ACTIONS = (
             "links": Field(kind="records", fields=NEW_LINK),
         },
         apply=create_object,
+        redact=_redact_create,
     ),
     ActionType(
         name="update_object",
@@ -214,6 +277,7 @@ SETUP_ACTIONS = (
             "expected_version": EXPECTED_VERSION,
         },
         apply=update_object,
+        redact=_redact_update,
     ),
     ActionType(
         name="delete_object",

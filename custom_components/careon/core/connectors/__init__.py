@@ -1,0 +1,1 @@
+"""Vendor connectors: clients and mappings into the store's canonical actions."""
