@@ -17,7 +17,7 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 import aiosqlite
-from homeassistant.config_entries import ConfigEntry, ConfigEntryState
+from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSubentryData
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.util import dt as dt_util
@@ -196,22 +196,35 @@ def demo_store(store_path: Path, demo_template: Path) -> Path:
     return store_path
 
 
+def store_entry(
+    path: Path,
+    subentries: list[ConfigSubentryData] | None = None,
+    *,
+    entry_id: str = ENTRY_ID,
+    title: str = STORE_NAME,
+    day_start_hour: int = 0,
+) -> MockConfigEntry:
+    """A CareOn entry for the SQLite store at ``path`` (with connectors, if any)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=title,
+        unique_id=str(path),
+        entry_id=entry_id,
+        data={
+            CONF_NAME: title,
+            CONF_TIMEZONE: TIMEZONE,
+            CONF_DATABASE: DATABASE_SQLITE,
+            CONF_DATABASE_URL: sqlite_url(path),
+        },
+        options={CONF_DAY_START_HOUR: day_start_hour},
+        subentries_data=subentries,
+    )
+
+
 @pytest.fixture
 def mock_config_entry(store_path: Path) -> MockConfigEntry:
     """A CareOn entry for the SQLite store of this test."""
-    return MockConfigEntry(
-        domain=DOMAIN,
-        title=STORE_NAME,
-        unique_id=str(store_path),
-        entry_id=ENTRY_ID,
-        data={
-            CONF_NAME: STORE_NAME,
-            CONF_TIMEZONE: TIMEZONE,
-            CONF_DATABASE: DATABASE_SQLITE,
-            CONF_DATABASE_URL: sqlite_url(store_path),
-        },
-        options={CONF_DAY_START_HOUR: 0},
-    )
+    return store_entry(store_path)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from homeassistant.components.logbook.const import LOGBOOK_ENTRY_MESSAGE, LOGBOOK_ENTRY_NAME
@@ -245,3 +246,196 @@ def test_messages_of_time_maintenance(describers: dict[str, Describe]) -> None:
         )
         == "종이 빨대 is out of stock (-2 ea)"
     )
+
+
+async def test_messages_of_card_sales(
+    hass: HomeAssistant,
+    describers: dict[str, Describe],
+    events: dict[str, list[Event]],
+    act: Act,
+    tmp_path: Path,
+) -> None:
+    """A card-sales import and a reconciliation read well."""
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    path = tmp_path / "card_sales.csv"
+    path.write_bytes(
+        "\n".join(
+            [
+                "승인일시,승인번호,승인금액,승인구분,카드사",
+                "2025-04-20 12:03:00,00012345,5000,승인,신한카드",
+                "2025-04-20 12:03:00,00012345,5000,승인,신한카드",
+                "2025-04-20 13:00:00,00012346,12500,승인,KB국민카드",
+                "2025-04-20 18:00:00,00012346,12500,취소,KB국민카드",
+                "합계,,30000,,",
+            ]
+        ).encode("cp949")
+    )
+    await act("import_card_sales", file=str(path))
+    await act(
+        "place_order",
+        lines=[{"product": "product.latte_hot"}],
+        placed_at="2025-04-20T12:00:00+09:00",
+    )
+    await act("reconcile", date="2025-04-20")
+
+    def describe(event_type: str) -> str:
+        [event] = events[event_type]
+        return describers[event_type](event)[LOGBOOK_ENTRY_MESSAGE]
+
+    assert describe("careon_card_sales_imported") == (
+        "card sales imported from card_sales.csv: 3 new, 1 already imported, 1 row(s) skipped; "
+        "approved 17,500 KRW, cancelled 12,500 KRW"
+    )
+    assert describe("careon_reconciled") == (
+        "payments reconciled: 1 matched (1 by amount), 1 payment(s) without an order, "
+        "0 order(s) without a payment"
+    )
+
+
+def test_messages_of_connectors(describers: dict[str, Describe]) -> None:
+    """POS orders, unmapped POS items and payments from the vendors read well."""
+    assert (
+        _message(
+            describers,
+            "careon_order_completed",
+            order_id="order.1",
+            number="A-001",
+            total=9500,
+            source="toss_place",
+        )
+        == "order A-001 completed: 9,500 KRW (from toss_place)"
+    )
+    assert (
+        _message(
+            describers,
+            "careon_pos_item_unmapped",
+            product_id="product.x",
+            title="흑임자 라떼",
+            code="BLK-01",
+            source="toss_place",
+        )
+        == "POS item 흑임자 라떼 (code BLK-01) matched no product: added as a new product to map "
+        "or keep (from toss_place)"
+    )
+    assert (
+        _message(
+            describers,
+            "careon_payment_recorded",
+            payment_id="payment.1",
+            amount=4500,
+            method="easy_pay",
+            status="approved",
+            order_id=None,
+            source="nice_payments",
+        )
+        == "easy pay payment of 4,500 KRW approved (from nice_payments), no order matched yet"
+    )
+    assert (
+        _message(
+            describers,
+            "careon_payment_recorded",
+            payment_id="payment.2",
+            amount=9500,
+            method="card",
+            status="approved",
+            order_id="order.1",
+            source="toss_place",
+        )
+        == "card payment of 9,500 KRW approved (from toss_place)"
+    )
+    assert (
+        _message(
+            describers,
+            "careon_payment_cancelled",
+            payment_id="payment.2",
+            amount=9500,
+            order_id="order.1",
+            refunded=True,
+        )
+        == "payment of 9,500 KRW cancelled, order refunded"
+    )
+    assert (
+        _message(
+            describers,
+            "careon_reconciled",
+            matched={"reference": 2, "approval_no": 0, "amount": 1},
+            unmatched_payments=0,
+            orders_without_payment=3,
+        )
+        == "payments reconciled: 3 matched (2 by reference, 1 by amount), "
+        "0 payment(s) without an order, 3 order(s) without a payment"
+    )
+
+
+async def test_messages_of_a_pos_sale(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    describers: dict[str, Describe],
+    events: dict[str, list[Event]],
+    act: Act,
+) -> None:
+    """A POS order with an item no product matches, its payment, its refund and the item
+    settled read well (real events of the connectors' actions)."""
+    engine = init_integration.runtime_data.engine
+
+    async def sync(action: str, engine_source: str, **params: Any) -> None:
+        await engine.execute(action, params, actor="connector:toss_place", source=engine_source)
+
+    order = {
+        "source": "toss_place",
+        "external_id": "620000000000000001",
+        "number": "A-001",
+        "placed_at": "2025-04-20T12:00:00+09:00",
+        "total": 9500,
+        "lines": [
+            {"title": "흑임자 라떼", "code": "BLK-01", "unit_price": 5700},
+            {"title": "버터 크루아상", "unit_price": 3800},
+        ],
+    }
+    await sync("sync_order", "pos", state="open", **order)
+    await sync(
+        "sync_payment",
+        "payment",
+        source="toss_place",
+        external_id="640000000000000001",
+        order_ref="620000000000000001",
+        method="card",
+        status="approved",
+        amount=9500,
+    )
+    await sync(
+        "sync_order", "pos", state="completed", completed_at="2025-04-20T12:05:00+09:00", **order
+    )
+    await sync(
+        "sync_payment",
+        "payment",
+        source="toss_place",
+        external_id="640000000000000001",
+        order_ref="620000000000000001",
+        method="card",
+        status="cancelled",
+        amount=9500,
+        cancelled_amount=9500,
+    )
+    [unmapped] = events["careon_pos_item_unmapped"]
+    await act("resolve_unmapped_product", product=unmapped.data["product_id"])
+
+    def describe(event_type: str) -> list[str]:
+        return [
+            describers[event_type](event)[LOGBOOK_ENTRY_MESSAGE] for event in events[event_type]
+        ]
+
+    assert describe("careon_pos_item_unmapped") == [
+        "POS item 흑임자 라떼 (code BLK-01) matched no product: added as a new product to map "
+        "or keep (from toss_place)"
+    ]
+    assert describe("careon_payment_recorded") == [
+        "card payment of 9,500 KRW approved (from toss_place)"
+    ]
+    assert describe("careon_order_completed") == ["order A-001 completed: 9,500 KRW (from pos)"]
+    assert describe("careon_payment_cancelled") == [
+        "payment of 9,500 KRW cancelled, order refunded"
+    ]
+    assert describe("careon_unmapped_product_resolved") == [
+        "POS item 흑임자 라떼 kept as a new product"
+    ]

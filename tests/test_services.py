@@ -46,6 +46,10 @@ ALL_SERVICES = {
     "acknowledge_alarm",
     "resolve_alarm",
     "escalate_alarm",
+    "resolve_unmapped_product",
+    "import_card_sales",
+    "reconcile",
+    "fetch_nice_payment",
     "query",
 }
 
@@ -841,3 +845,65 @@ async def test_owner_decisions(
     await call(staff, "acknowledge_alarm", alarm=alarm["alarm_id"])
     await call(staff, "escalate_alarm", alarm=alarm["alarm_id"], notified=["김사장"])
     await call(staff, "resolve_alarm", alarm=alarm["alarm_id"])
+
+
+async def test_resolve_unmapped_product(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user, hass_admin_user
+) -> None:
+    """POS items no product matched are mapped to a product or kept, by the owner only."""
+    entry = init_integration
+    synced = await entry.runtime_data.engine.execute(
+        "sync_order",
+        {
+            "source": "toss_place",
+            "external_id": "620000000000000009",
+            "number": "A-009",
+            "state": "completed",
+            "placed_at": "2025-04-20T12:00:00+09:00",
+            "total": 5000 + 6000,
+            "lines": [
+                {"title": "라떼 HOT", "code": "LT-H", "unit_price": 5000},
+                {"title": "오늘의 케이크", "code": "CK-1", "unit_price": 6000},
+            ],
+        },
+        actor="connector:toss_place",
+        source="pos",
+    )
+    latte, cake = (line["product_id"] for line in synced.result["unmapped"])
+
+    staff = Context(user_id=hass_read_only_user.id)
+    with pytest.raises(Unauthorized):
+        await _call(hass, entry, "resolve_unmapped_product", product=latte, context=staff)
+
+    owner = Context(user_id=hass_admin_user.id)
+    mapped = await _call(
+        hass,
+        entry,
+        "resolve_unmapped_product",
+        product=latte,
+        map_to="product.latte_hot",
+        context=owner,
+    )
+    assert mapped == {
+        "product_id": latte,
+        "mapped_to": "product.latte_hot",
+        "pos_refs": {"toss_place": ["LT-H"]},
+        "orders": 1,
+        "replayed": False,
+    }
+    response = await _call(hass, entry, "query", object_ids=[latte, "product.latte_hot"])
+    [product] = response["objects"]
+    assert product["id"] == "product.latte_hot"
+    assert product["properties"]["pos_refs"] == {"toss_place": ["LT-H"]}
+    order = await _get(hass, entry, synced.result["order_id"])
+    assert {line["product"] for line in order["properties"]["lines"]} == {
+        "product.latte_hot",
+        cake,
+    }
+
+    kept = await _call(hass, entry, "resolve_unmapped_product", product=cake, context=owner)
+    assert kept["mapped_to"] is None
+    assert (await _get(hass, entry, cake))["properties"]["unmapped"] is False
+    err = await _fails(hass, entry, "resolve_unmapped_product", product=cake)
+    assert err.translation_key == "product_not_unmapped"
+    assert err.translation_placeholders["product"] == "오늘의 케이크"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from custom_components.careon.core import ERROR_KEYS
-from custom_components.careon.services import ACTION_PARAMS, SERVICE_QUERY
+from custom_components.careon.services import ACTION_PARAMS, SERVICE_QUERY, STORE_SERVICES
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "careon"
 STRINGS = json.loads((ROOT / "strings.json").read_text(encoding="utf-8"))
@@ -82,13 +82,13 @@ def test_services_documented() -> None:
     """services.yaml and strings.json describe the same services and fields."""
     services = yaml.safe_load((ROOT / "services.yaml").read_text(encoding="utf-8"))
     services = {name: body for name, body in services.items() if not name.startswith(".")}
-    assert services.keys() == {*ACTION_PARAMS, SERVICE_QUERY}
+    assert services.keys() == {*ACTION_PARAMS, *STORE_SERVICES, SERVICE_QUERY}
     assert services.keys() == STRINGS["services"].keys()
     for name, body in services.items():
         fields = set(body["fields"])
         assert fields == set(STRINGS["services"][name]["fields"]), name
         assert all("selector" in field for field in body["fields"].values()), name
-        params = {str(key) for key in ACTION_PARAMS.get(name, {})}
+        params = {str(key) for key in ACTION_PARAMS.get(name, STORE_SERVICES.get(name, {}))}
         assert params <= fields, name
 
 

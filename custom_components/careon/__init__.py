@@ -10,6 +10,8 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
+from .connectors import CareOnConnectors, async_remove_connector_data
+from .connectors.const import CONNECTOR_TOSS_PLACE
 from .const import (
     CONF_DATABASE_URL,
     CONF_DAY_START_HOUR,
@@ -29,6 +31,7 @@ from .coordinator import (
 from .core import ActionEngine, ActionResult, StoreAuthError, StoreUnavailableError
 from .helpers import ACTION_CONTEXT
 from .maintenance import MaintenanceScheduler
+from .repairs import async_delete_unmapped_issues, async_sync_unmapped_issues
 from .runtime import EquipmentRuntimeTracker
 from .services import async_setup_services
 
@@ -83,8 +86,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
         raise
     runtime = EquipmentRuntimeTracker(hass, entry, coordinator)
     maintenance = MaintenanceScheduler(hass, entry, coordinator)
+    connectors = CareOnConnectors.from_entry(hass, entry, engine)
     entry.runtime_data = CareOnRuntimeData(
-        engine=engine, coordinator=coordinator, runtime=runtime, maintenance=maintenance
+        engine=engine,
+        coordinator=coordinator,
+        runtime=runtime,
+        maintenance=maintenance,
+        connectors=connectors,
     )
 
     @callback
@@ -121,6 +129,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close))
     entry.async_on_unload(entry.add_update_listener(_async_update_listener))
 
+    @callback
+    def _async_sync_issues() -> None:
+        """POS items no product matched are repair issues, as long as they are unmapped."""
+        if coordinator.data is not None:
+            async_sync_unmapped_issues(hass, entry, coordinator.data)
+
+    _async_sync_issues()
+    entry.async_on_unload(coordinator.async_add_listener(_async_sync_issues))
+
     # tasks that came due while Home Assistant was off are announced before entities appear
     if await maintenance.async_check_if_pending():
         await coordinator.async_refresh()
@@ -128,6 +145,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     # count equipment runtime and keep the next maintenance check scheduled
     runtime.async_start()
     maintenance.async_start()
+    # vendors' webhooks, and polling for what they missed while Home Assistant was down
+    connectors.async_start()
     return True
 
 
@@ -139,14 +158,34 @@ async def async_unload_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> b
     return unload_ok
 
 
+async def async_remove_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> None:
+    """The store is removed: forget its repair issues and its connectors' polling state."""
+    async_delete_unmapped_issues(hass, entry.entry_id)
+    await async_remove_connector_data(
+        hass,
+        entry.entry_id,
+        [
+            subentry_id
+            for subentry_id, subentry in entry.subentries.items()
+            if subentry.subentry_type == CONNECTOR_TOSS_PLACE
+        ],
+    )
+
+
 async def _async_stop_schedules(entry: CareOnConfigEntry) -> None:
-    """Stop the maintenance timer and write the equipment hours counted so far."""
+    """Stop the connectors and the maintenance timer, and write the equipment hours
+    counted so far."""
+    await entry.runtime_data.connectors.async_stop()
     entry.runtime_data.maintenance.async_stop()
     await entry.runtime_data.runtime.async_stop()
 
 
 async def _async_update_listener(hass: HomeAssistant, entry: CareOnConfigEntry) -> None:
-    """Reload when the options change (reconfiguring reloads by itself)."""
+    """Reload when the options or the connectors (subentries) change; reconfiguring the
+    store reloads by itself."""
     day_start_hour = entry.options.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR)
-    if day_start_hour != entry.runtime_data.coordinator.day_start_hour:
+    if (
+        entry.runtime_data.connectors.changed(entry)
+        or day_start_hour != entry.runtime_data.coordinator.day_start_hour
+    ):
         hass.config_entries.async_schedule_reload(entry.entry_id)

@@ -1,14 +1,27 @@
-"""Config flow for CareOn: where the store's database lives, and the store's basics."""
+"""Config flow for CareOn: where the store's database lives, the store's basics, and the
+vendors it talks to (config subentries: Toss Place, NICE Payments)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 import zoneinfo
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.components import webhook
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
 from homeassistant.const import CONF_NAME, CONF_PASSWORD
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -25,6 +38,23 @@ from homeassistant.util import dt as dt_util, slugify
 from sqlalchemy.engine import URL
 import voluptuous as vol
 
+from .connectors.const import (
+    CLIENT_BACKOFF,
+    CLIENT_RETRIES,
+    CONF_ACCESS_KEY,
+    CONF_CLIENT_KEY,
+    CONF_MERCHANT_ID,
+    CONF_MODE,
+    CONF_SECRET_KEY,
+    CONF_SUBENTRY_ID,
+    CONF_WEBHOOK_ID,
+    CONF_WEBHOOK_SECRET,
+    CONNECTOR_NAMES,
+    CONNECTOR_NICE_PAYMENTS,
+    CONNECTOR_TOSS_PLACE,
+    NICE_MODE_SANDBOX,
+    NICE_MODES,
+)
 from .const import (
     CONF_DATABASE,
     CONF_DATABASE_URL,
@@ -40,11 +70,13 @@ from .const import (
 )
 from .coordinator import CareOnConfigEntry
 from .core import ActionEngine, StoreAuthError, StoreUnavailableError, ValidationError
+from .core.connectors import nice, toss_place
 from .core.database import normalise_url, redact_url, sqlite_url
 from .core.demo import seed_demo_store
 
 # What a redacted URL shows instead of the password; typed back unchanged, it keeps it.
 REDACTED_PASSWORD = "***"
+_PASSWORD_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
 
 
 class CannotConnect(Exception):
@@ -181,6 +213,7 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Initialize the flow."""
         self._user_input: dict[str, Any] = {}
+        self._reauth_subentry_id = ""
 
     @staticmethod
     @callback
@@ -354,9 +387,65 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """The vendors a store can talk to: one POS and one payment gateway."""
+        return {
+            CONNECTOR_TOSS_PLACE: TossPlaceSubentryFlow,
+            CONNECTOR_NICE_PAYMENTS: NicePaymentsSubentryFlow,
+        }
+
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The PostgreSQL server refused the stored password: ask for the new one."""
+        """The PostgreSQL server refused the stored password, or a vendor refused a
+        connector's keys (the connector names its subentry): ask for the new ones."""
+        if (subentry_id := entry_data.get(CONF_SUBENTRY_ID)) is not None:
+            self._reauth_subentry_id = str(subentry_id)
+            return await self.async_step_reauth_connector()
         return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_connector(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the keys of the connector the vendor refused, try them, save and reload."""
+        entry = self._get_reauth_entry()
+        subentry = entry.subentries.get(self._reauth_subentry_id)
+        if subentry is None:
+            return self.async_abort(reason="connector_not_found")
+        key_field = (
+            CONF_ACCESS_KEY if subentry.subentry_type == CONNECTOR_TOSS_PLACE else CONF_CLIENT_KEY
+        )
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**subentry.data, **user_input}
+            error, _title = await _async_try_connector(self.hass, subentry.subentry_type, data)
+            if error is None:
+                changed = self.hass.config_entries.async_update_subentry(entry, subentry, data=data)
+                # a changed subentry reloads the loaded entry through its update listener
+                if not changed or entry.state is not ConfigEntryState.LOADED:
+                    self.hass.config_entries.async_schedule_reload(entry.entry_id)
+                return self.async_abort(reason="reauth_successful")
+            errors["base"] = error
+
+        return self.async_show_form(
+            step_id="reauth_connector",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(
+                    {
+                        vol.Required(key_field): TextSelector(),
+                        vol.Required(CONF_SECRET_KEY): _PASSWORD_SELECTOR,
+                    }
+                ),
+                user_input or {key_field: subentry.data.get(key_field)},
+            ),
+            description_placeholders={
+                "store": entry.title,
+                "connector": CONNECTOR_NAMES[subentry.subentry_type],
+            },
+            errors=errors,
+        )
 
     async def async_step_reauth_confirm(
         self, user_input: dict[str, Any] | None = None
@@ -419,3 +508,203 @@ class CareOnOptionsFlow(OptionsFlow):
                 },
             ),
         )
+
+
+# --- Connectors (config subentries) ---------------------------------------------------------
+
+
+async def _async_try_toss_place(hass: HomeAssistant, data: Mapping[str, Any]) -> str:
+    """Ask Toss Place for the merchant with these keys; the connector's title."""
+    client = toss_place.TossPlaceClient(
+        async_get_clientsession(hass),
+        access_key=data[CONF_ACCESS_KEY],
+        secret_key=data[CONF_SECRET_KEY],
+        merchant_id=data[CONF_MERCHANT_ID],
+        base_url=toss_place.TOSS_PLACE_API_URL,
+        retries=CLIENT_RETRIES,
+        backoff=CLIENT_BACKOFF,
+    )
+    merchant = await client.merchant()
+    name = merchant.get("name") if isinstance(merchant, Mapping) else None
+    return f"Toss Place {name}" if name else f"Toss Place {data[CONF_MERCHANT_ID]}"
+
+
+async def _async_try_nice(hass: HomeAssistant, data: Mapping[str, Any]) -> str:
+    """Check the NICE keys against the chosen server; the connector's title."""
+    mode = data[CONF_MODE]
+    client = nice.NiceClient(
+        async_get_clientsession(hass),
+        client_key=data[CONF_CLIENT_KEY],
+        secret_key=data[CONF_SECRET_KEY],
+        mode=mode,
+        base_url=nice.NICE_HOSTS[mode],
+        retries=CLIENT_RETRIES,
+    )
+    await client.check_credentials()
+    return "NICE Payments" if mode != NICE_MODE_SANDBOX else "NICE Payments (sandbox)"
+
+
+async def _async_try_connector(
+    hass: HomeAssistant, connector: str, data: Mapping[str, Any]
+) -> tuple[str | None, str]:
+    """Try a connector's keys against its vendor: (the form's error key or None, title)."""
+    try:
+        if connector == CONNECTOR_TOSS_PLACE:
+            return None, await _async_try_toss_place(hass, data)
+        return None, await _async_try_nice(hass, data)
+    except (toss_place.TossPlaceAuthError, nice.NiceAuthError):
+        return "invalid_auth", ""
+    except (toss_place.TossPlaceConnectionError, nice.NiceConnectionError):
+        return "cannot_connect", ""
+    except (toss_place.TossPlaceFormatError, nice.NiceFormatError):
+        LOGGER.exception("%s answered something unreadable", CONNECTOR_NAMES[connector])
+        return "unknown", ""
+    except (toss_place.TossPlaceError, nice.NiceError) as err:
+        # the vendor answered, but not with the account (a merchant the app is not installed at)
+        LOGGER.debug("%s refused the connector's account: %s", CONNECTOR_NAMES[connector], err)
+        return "invalid_account", ""
+    except Exception:
+        LOGGER.exception("Unexpected error while trying %s", CONNECTOR_NAMES[connector])
+        return "unknown", ""
+
+
+def webhook_url(hass: HomeAssistant, webhook_id: str) -> str:
+    """Where the vendor delivers its webhooks (the path alone when no URL is configured)."""
+    try:
+        return webhook.async_generate_url(hass, webhook_id)
+    except NoURLAvailableError:
+        return webhook.async_generate_path(webhook_id)
+
+
+def _connector_in_use(hass: HomeAssistant, connector: str, unique_id: str) -> bool:
+    """Whether a store already uses this vendor account (one account feeds one store)."""
+    return any(
+        subentry.subentry_type == connector and subentry.unique_id == unique_id
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for subentry in entry.subentries.values()
+    )
+
+
+class _ConnectorSubentryFlow(ConfigSubentryFlow):
+    """Add or reconfigure one vendor connector: try its keys, then show its webhook URL."""
+
+    connector: ClassVar[str]
+    # the form's fields, and the one naming the vendor account (the subentry's unique id)
+    fields: ClassVar[dict[vol.Marker, Any]]
+    account_field: ClassVar[str]
+
+    def __init__(self) -> None:
+        """Initialize the flow."""
+        self._data: dict[str, Any] = {}
+        self._title = ""
+
+    def _unique_id(self, data: Mapping[str, Any]) -> str:
+        return str(data[self.account_field])
+
+    def _clean(self, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """What the user typed, without surrounding blanks."""
+        return {
+            key: value.strip() if isinstance(value, str) else value
+            for key, value in user_input.items()
+        }
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Ask for the vendor keys and try them."""
+        entry = self._get_entry()
+        if any(sub.subentry_type == self.connector for sub in entry.subentries.values()):
+            return self.async_abort(reason="single_connector")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = self._clean(user_input)
+            if _connector_in_use(self.hass, self.connector, self._unique_id(data)):
+                return self.async_abort(reason="already_configured")
+            error, title = await _async_try_connector(self.hass, self.connector, data)
+            if error is None:
+                self._data = {**data, CONF_WEBHOOK_ID: webhook.async_generate_id()}
+                self._title = title
+                return await self.async_step_webhook()
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(vol.Schema(self.fields), user_input),
+            errors=errors,
+        )
+
+    async def async_step_webhook(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show the webhook URL to register with the vendor; saving adds the connector."""
+        if user_input is not None:
+            return self.async_create_entry(
+                title=self._title, data=self._data, unique_id=self._unique_id(self._data)
+            )
+        return self.async_show_form(
+            step_id="webhook",
+            data_schema=vol.Schema({}),
+            description_placeholders={
+                "webhook_url": webhook_url(self.hass, self._data[CONF_WEBHOOK_ID])
+            },
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change the keys (tried again); the form shows the webhook URL."""
+        entry = self._get_entry()
+        subentry: ConfigSubentry = self._get_reconfigure_subentry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**subentry.data, **self._clean(user_input)}
+            unique_id = self._unique_id(data)
+            if unique_id != subentry.unique_id and _connector_in_use(
+                self.hass, self.connector, unique_id
+            ):
+                return self.async_abort(reason="already_configured")
+            error, title = await _async_try_connector(self.hass, self.connector, data)
+            if error is None:
+                # the update listener reloads the store with the new keys
+                return self.async_update_and_abort(
+                    entry, subentry, data=data, title=title, unique_id=unique_id
+                )
+            errors["base"] = error
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(self.fields), user_input or dict(subentry.data)
+            ),
+            description_placeholders={
+                "webhook_url": webhook_url(self.hass, subentry.data[CONF_WEBHOOK_ID])
+            },
+            errors=errors,
+        )
+
+
+class TossPlaceSubentryFlow(_ConnectorSubentryFlow):
+    """Toss Place: the POS's open API keys, the merchant and the webhook secret."""
+
+    connector = CONNECTOR_TOSS_PLACE
+    fields: ClassVar[dict[vol.Marker, Any]] = {
+        vol.Required(CONF_ACCESS_KEY): TextSelector(),
+        vol.Required(CONF_SECRET_KEY): _PASSWORD_SELECTOR,
+        vol.Required(CONF_MERCHANT_ID): TextSelector(),
+        vol.Required(CONF_WEBHOOK_SECRET): _PASSWORD_SELECTOR,
+    }
+    account_field = CONF_MERCHANT_ID
+
+
+class NicePaymentsSubentryFlow(_ConnectorSubentryFlow):
+    """NICE Payments: the online payment gateway's client key, secret key and server."""
+
+    connector = CONNECTOR_NICE_PAYMENTS
+    fields: ClassVar[dict[vol.Marker, Any]] = {
+        vol.Required(CONF_CLIENT_KEY): TextSelector(),
+        vol.Required(CONF_SECRET_KEY): _PASSWORD_SELECTOR,
+        vol.Required(CONF_MODE, default=NICE_MODE_SANDBOX): SelectSelector(
+            SelectSelectorConfig(
+                options=list(NICE_MODES),
+                mode=SelectSelectorMode.LIST,
+                translation_key="nice_mode",
+            )
+        ),
+    }
+    account_field = CONF_CLIENT_KEY

@@ -35,6 +35,7 @@ from .core.database import redact_url
 from .core.queries import day_bounds
 
 if TYPE_CHECKING:
+    from .connectors import CareOnConnectors
     from .maintenance import MaintenanceScheduler
     from .runtime import EquipmentRuntimeTracker
 
@@ -52,6 +53,8 @@ class CareOnRuntimeData:
     coordinator: CareOnDataUpdateCoordinator
     runtime: EquipmentRuntimeTracker
     maintenance: MaintenanceScheduler
+    # the vendors the store talks to (config subentries)
+    connectors: CareOnConnectors
 
 
 type CareOnConfigEntry = ConfigEntry[CareOnRuntimeData]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_DATABASE_URL
@@ -14,6 +14,30 @@ from .core.database import redact_url, schema_version
 
 # Objects whose name is a person's name
 PERSON_TYPES = frozenset({"Customer", "Staff"})
+# What a connector (config subentry) keeps that opens the vendor's account or the webhook
+CONNECTOR_SECRETS = frozenset(
+    {"access_key", "secret_key", "webhook_secret", "webhook_id", "client_key"}
+)
+
+
+def _subentries(entry: CareOnConfigEntry) -> list[dict[str, Any]]:
+    """The entry's connectors, their keys redacted (a unique ID may be a key too)."""
+    return [
+        {
+            "subentry_type": subentry.subentry_type,
+            "title": subentry.title,
+            "unique_id": REDACTED if subentry.unique_id is not None else None,
+            "data": async_redact_data(dict(subentry.data), CONNECTOR_SECRETS),
+        }
+        for subentry in sorted(
+            entry.subentries.values(), key=lambda sub: (sub.subentry_type, sub.title)
+        )
+    ]
+
+
+def _connectors(entry: CareOnConfigEntry) -> dict[str, Any]:
+    """What each connector reports about itself (None: not set up), keys redacted anyway."""
+    return async_redact_data(entry.runtime_data.connectors.diagnostics(), CONNECTOR_SECRETS)
 
 
 async def async_get_config_entry_diagnostics(
@@ -43,7 +67,9 @@ async def async_get_config_entry_diagnostics(
                 CONF_DATABASE_URL: redact_url(entry.data[CONF_DATABASE_URL]),
             },
             "options": dict(entry.options),
+            "subentries": _subentries(entry),
         },
+        "connectors": _connectors(entry),
         "database": {
             "dialect": engine.engine.dialect.name,
             "schema_version": version,
@@ -59,6 +85,7 @@ async def async_get_config_entry_diagnostics(
             "revenue_today": snapshot.revenue_today,
             "average_ticket": snapshot.average_ticket,
             "low_stock": [item.id for item in snapshot.low_stock],
+            "unreconciled_payments": snapshot.unreconciled_payments,
         },
         "objects": objects,
     }

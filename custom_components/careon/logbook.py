@@ -43,6 +43,70 @@ def _order_closed(verb: str) -> Callable[[Mapping[str, Any]], str]:
     return describe
 
 
+def _order_completed(data: Mapping[str, Any]) -> str:
+    message = f"order {data.get('number')} completed: {_amount(data.get('total'))} KRW"
+    if data.get("source"):
+        message += f" (from {data['source']})"
+    return message
+
+
+def _pos_item_unmapped(data: Mapping[str, Any]) -> str:
+    code = f" (code {data['code']})" if data.get("code") else ""
+    return (
+        f"POS item {data.get('title')}{code} matched no product: added as a new product "
+        f"to map or keep (from {data.get('source')})"
+    )
+
+
+def _unmapped_product_resolved(data: Mapping[str, Any]) -> str:
+    if data.get("mapped_to"):
+        return f"POS item {data.get('name')} mapped to {data['mapped_to']}"
+    return f"POS item {data.get('name')} kept as a new product"
+
+
+def _payment_recorded(data: Mapping[str, Any]) -> str:
+    method = str(data.get("method") or "").replace("_", " ")
+    message = (
+        f"{method} payment of {_amount(data.get('amount'))} KRW {data.get('status')} "
+        f"(from {data.get('source')})"
+    )
+    if not data.get("order_id"):
+        message += ", no order matched yet"
+    return message.lstrip()
+
+
+def _payment_cancelled(data: Mapping[str, Any]) -> str:
+    message = f"payment of {_amount(data.get('amount'))} KRW cancelled"
+    if data.get("refunded"):
+        message += ", order refunded"
+    return message
+
+
+def _card_sales_imported(data: Mapping[str, Any]) -> str:
+    message = f"card sales imported from {data.get('file_name')}: {data.get('imported')} new"
+    if data.get("duplicates"):
+        message += f", {data['duplicates']} already imported"
+    if data.get("skipped"):
+        message += f", {data['skipped']} row(s) skipped"
+    message += f"; approved {_amount(data.get('approved_amount'))} KRW"
+    if data.get("cancelled_amount"):
+        message += f", cancelled {_amount(data['cancelled_amount'])} KRW"
+    return message
+
+
+def _reconciled(data: Mapping[str, Any]) -> str:
+    matched: Mapping[str, Any] = data.get("matched") or {}
+    rules = ", ".join(
+        f"{count} by {rule.replace('_', ' ')}" for rule, count in matched.items() if count
+    )
+    total = sum(count for count in matched.values() if isinstance(count, int))
+    return (
+        f"payments reconciled: {total} matched{f' ({rules})' if rules else ''}, "
+        f"{data.get('unmatched_payments')} payment(s) without an order, "
+        f"{data.get('orders_without_payment')} order(s) without a payment"
+    )
+
+
 def _stock_low(data: Mapping[str, Any]) -> str:
     return (
         f"{data.get('name')} is running low: {_amount(data.get('on_hand'))} {data.get('unit')} "
@@ -183,6 +247,13 @@ DESCRIPTIONS: Mapping[str, Callable[[Mapping[str, Any]], str]] = {
     f"{EVENT_PREFIX}order_placed": _order_placed,
     f"{EVENT_PREFIX}order_cancelled": _order_closed("cancelled"),
     f"{EVENT_PREFIX}order_refunded": _order_closed("refunded"),
+    f"{EVENT_PREFIX}order_completed": _order_completed,
+    f"{EVENT_PREFIX}pos_item_unmapped": _pos_item_unmapped,
+    f"{EVENT_PREFIX}unmapped_product_resolved": _unmapped_product_resolved,
+    f"{EVENT_PREFIX}payment_recorded": _payment_recorded,
+    f"{EVENT_PREFIX}payment_cancelled": _payment_cancelled,
+    f"{EVENT_PREFIX}card_sales_imported": _card_sales_imported,
+    f"{EVENT_PREFIX}reconciled": _reconciled,
     f"{EVENT_PREFIX}stock_low": _stock_low,
     f"{EVENT_PREFIX}stock_shortfall": _stock_shortfall,
     f"{EVENT_PREFIX}stock_received": _stock_received,

@@ -1,5 +1,5 @@
-"""Sensors of a CareOn store: today's sales, the work in progress, the stock of every inventory
-item and the maintenance of every equipment."""
+"""Sensors of a CareOn store: today's sales, the work in progress, the payments left to
+reconcile, the stock of every inventory item and the maintenance of every equipment."""
 
 from __future__ import annotations
 
@@ -116,6 +116,13 @@ STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
         translation_key="active_alarms",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda snapshot: len(snapshot.alarms),
+    ),
+    # approved payments not yet matched to an order (the reconcile service lists them)
+    CareOnStoreSensorEntityDescription(
+        key="unreconciled_payments",
+        translation_key="unreconciled_payments",
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda snapshot: snapshot.unreconciled_payments,
     ),
 )
 

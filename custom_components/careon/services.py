@@ -1,9 +1,13 @@
-"""CareOn's actions as Home Assistant services, and the query service."""
+"""CareOn's actions as Home Assistant services, the query service, and the services around
+the vendors: importing a card-sales file, reconciling payments with orders and looking a
+payment up at NICE Payments."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from datetime import date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
@@ -11,12 +15,19 @@ from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, cal
 from homeassistant.exceptions import ServiceValidationError, Unauthorized
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolDictType
+from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .connectors.const import CONNECTOR_NAMES, CONNECTOR_NICE_PAYMENTS
 from .const import DOMAIN, SOURCE_SERVICE
 from .coordinator import CareOnConfigEntry
-from .core import SOURCE_POS, CareOnError, query_objects
+from .core import SOURCE_POS, CareOnError, ValidationError, query_objects
+from .core.actions.card_sales import CARD_IMPORT
+from .core.connectors.card_sales import CardSalesFile, read_card_sales
 from .helpers import async_execute, translate_error
+
+if TYPE_CHECKING:
+    from .connectors.nice import NiceConnector
 
 ATTR_CONFIG_ENTRY_ID: Final = "config_entry_id"
 ATTR_REASON: Final = "reason"
@@ -24,6 +35,9 @@ ATTR_IDEMPOTENCY_KEY: Final = "idempotency_key"
 ATTR_FROM_POS: Final = "from_pos"
 
 SERVICE_QUERY: Final = "query"
+SERVICE_IMPORT_CARD_SALES: Final = "import_card_sales"
+SERVICE_RECONCILE: Final = "reconcile"
+SERVICE_FETCH_NICE_PAYMENT: Final = "fetch_nice_payment"
 SETUP_SERVICES: Final = frozenset(
     {"create_object", "update_object", "delete_object", "set_link", "remove_link", "define_type"}
 )
@@ -34,6 +48,9 @@ SETUP_SERVICES: Final = frozenset(
 ADMIN_PARAMS: Final[Mapping[str, frozenset[str]]] = {
     **{service: frozenset() for service in SETUP_SERVICES},
     "approve_purchase_order": frozenset(),
+    # what the store sold and what products it has come from the owner's books
+    "import_card_sales": frozenset(),
+    "resolve_unmapped_product": frozenset(),
     "auto_reorder": frozenset({"approve"}),
     "create_purchase_order": frozenset({"approve"}),
     "schedule_maintenance": frozenset({"interval_days", "runtime_hours"}),
@@ -86,6 +103,8 @@ ACTION_PARAMS: Mapping[str, VolDictType] = {
         vol.Optional("product"): TEXT,
         vol.Optional("available"): cv.boolean,
     },
+    # POS items that matched no product
+    "resolve_unmapped_product": {vol.Optional("product"): TEXT, vol.Optional("map_to"): TEXT},
     "create_object": {
         vol.Optional("object_type"): TEXT,
         vol.Optional("name"): TEXT,
@@ -192,6 +211,36 @@ QUERY_SCHEMA = vol.Schema(
     extra=vol.ALLOW_EXTRA,
 )
 
+ATTR_FILE: Final = "file"
+ATTR_DATE: Final = "date"
+ATTR_START: Final = "start"
+ATTR_END: Final = "end"
+ATTR_WINDOW_MINUTES: Final = "window_minutes"
+ATTR_TID: Final = "tid"
+ATTR_ORDER_ID: Final = "order_id"
+ATTR_ORDER_DATE: Final = "order_date"
+
+# services that do more than run the action they are named after: service -> its fields
+STORE_SERVICES: Mapping[str, VolDictType] = {
+    # read a card-sales export (CSV or Excel) and import its rows
+    SERVICE_IMPORT_CARD_SALES: {**ACTION_FIELDS, vol.Optional(ATTR_FILE): TEXT},
+    # match payments to orders over a business day (or any period)
+    SERVICE_RECONCILE: {
+        **ACTION_FIELDS,
+        vol.Optional(ATTR_DATE): ANY_VALUE,
+        vol.Optional(ATTR_START): ANY_VALUE,
+        vol.Optional(ATTR_END): ANY_VALUE,
+        vol.Optional(ATTR_WINDOW_MINUTES): ANY_VALUE,
+    },
+    # ask NICE Payments for one payment and record it
+    SERVICE_FETCH_NICE_PAYMENT: {
+        **BASE_FIELDS,
+        vol.Optional(ATTR_TID): TEXT,
+        vol.Optional(ATTR_ORDER_ID): TEXT,
+        vol.Optional(ATTR_ORDER_DATE): ANY_VALUE,
+    },
+}
+
 _NOT_PARAMS = frozenset({ATTR_CONFIG_ENTRY_ID, ATTR_REASON, ATTR_IDEMPOTENCY_KEY, ATTR_FROM_POS})
 
 
@@ -264,6 +313,124 @@ async def _async_query(call: ServiceCall) -> dict[str, Any]:
     return {"objects": objects}
 
 
+def _read_card_sales_file(
+    hass: HomeAssistant, path: str, file: str, timezone: tzinfo
+) -> CardSalesFile:
+    """Read and parse a card-sales file Home Assistant may read (in the executor)."""
+    if not hass.config.is_allowed_path(path):
+        raise ValidationError("file_not_allowed", file=file, field=ATTR_FILE)
+    try:
+        data = Path(path).read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
+        raise ValidationError("file_not_found", file=file, field=ATTR_FILE) from err
+    except OSError as err:
+        raise ValidationError(
+            "card_sales_unreadable",
+            file=file,
+            error=err.strerror or type(err).__name__,
+            field=ATTR_FILE,
+        ) from err
+    return read_card_sales(data, Path(path).name, tz=timezone)
+
+
+async def _async_import_card_sales(call: ServiceCall) -> dict[str, Any]:
+    """Import a card-sales export: every new sale becomes a Payment, duplicates are counted."""
+    await _async_check_admin(call)
+    hass = call.hass
+    entry = _async_get_entry(hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    engine = entry.runtime_data.engine
+    if not (file := call.data.get(ATTR_FILE)):
+        raise translate_error(ValidationError("missing_field", field=ATTR_FILE))
+    # a relative path is relative to Home Assistant's configuration folder
+    path = file if Path(file).is_absolute() else hass.config.path(file)
+    try:
+        card_sales = await hass.async_add_executor_job(
+            _read_card_sales_file, hass, path, file, engine.timezone
+        )
+    except CareOnError as err:
+        raise translate_error(err) from err
+    result = await async_execute(
+        engine,
+        SERVICE_IMPORT_CARD_SALES,
+        {"file_name": Path(path).name, "skipped": card_sales.skipped, "rows": card_sales.rows},
+        context=call.context,
+        source=CARD_IMPORT,
+        idempotency_key=call.data.get(ATTR_IDEMPOTENCY_KEY),
+        reason=call.data.get(ATTR_REASON),
+    )
+    return {**result.result, "replayed": result.replayed}
+
+
+def _as_date(value: Any, field: str) -> date | None:
+    """A day given as a date or as text (2025-04-20), else a translated error."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str) and (day := dt_util.parse_date(value.strip())) is not None:
+        return day
+    raise translate_error(ValidationError("invalid_type", field=field, expected="date"))
+
+
+def _business_day(day: date, timezone: tzinfo, day_start_hour: int) -> tuple[datetime, datetime]:
+    """The store's business day ``day``: from its opening hour to the next day's."""
+    start = datetime.combine(day, time(hour=day_start_hour), tzinfo=timezone)
+    return start, datetime.combine(day + timedelta(days=1), time(hour=day_start_hour), timezone)
+
+
+async def _async_reconcile(call: ServiceCall) -> dict[str, Any]:
+    """Match the period's payments to orders; respond with what is left and the settlement."""
+    entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    engine = entry.runtime_data.engine
+    day_start_hour = entry.runtime_data.coordinator.day_start_hour
+    params: dict[str, Any] = {"day_start_hour": day_start_hour}
+    if (window := call.data.get(ATTR_WINDOW_MINUTES)) is not None:
+        params[ATTR_WINDOW_MINUTES] = window
+    # the business day (today's by default), or a period: start and end replace the day's
+    # bounds (without a day, one bound alone spans the 24 hours from or to it)
+    if (day := _as_date(call.data.get(ATTR_DATE), ATTR_DATE)) is not None:
+        params[ATTR_START], params[ATTR_END] = _business_day(day, engine.timezone, day_start_hour)
+    for bound in (ATTR_START, ATTR_END):
+        if (value := call.data.get(bound)) is not None:
+            params[bound] = value
+    result = await async_execute(
+        engine,
+        SERVICE_RECONCILE,
+        params,
+        context=call.context,
+        source=SOURCE_SERVICE,
+        idempotency_key=call.data.get(ATTR_IDEMPOTENCY_KEY),
+        reason=call.data.get(ATTR_REASON),
+    )
+    return {**result.result, "replayed": result.replayed}
+
+
+def _nice_connector(entry: CareOnConfigEntry) -> NiceConnector:
+    if (connector := entry.runtime_data.connectors.nice_payments) is None:
+        raise translate_error(
+            ValidationError(
+                "connector_not_configured", connector=CONNECTOR_NAMES[CONNECTOR_NICE_PAYMENTS]
+            )
+        )
+    return connector
+
+
+async def _async_fetch_nice_payment(call: ServiceCall) -> dict[str, Any]:
+    """Ask NICE Payments for a payment (by tid, or by order id and date) and record it."""
+    entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    connector = _nice_connector(entry)
+    if tid := call.data.get(ATTR_TID):
+        lookup: dict[str, str] = {"tid": tid}
+    elif not (order_id := call.data.get(ATTR_ORDER_ID)):
+        raise translate_error(ValidationError("missing_field", field=ATTR_TID))
+    elif (order_date := _as_date(call.data.get(ATTR_ORDER_DATE), ATTR_ORDER_DATE)) is None:
+        raise translate_error(ValidationError("missing_field", field=ATTR_ORDER_DATE))
+    else:
+        lookup = {"order_id": order_id, "order_date": order_date.isoformat()}
+    try:
+        return await connector.async_fetch_payment(**lookup)
+    except CareOnError as err:
+        raise translate_error(err) from err
+
+
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     """Register CareOn's services."""
@@ -273,6 +440,18 @@ def async_setup_services(hass: HomeAssistant) -> None:
             action,
             _async_run_action,
             schema=vol.Schema({**ACTION_FIELDS, **fields}, extra=vol.ALLOW_EXTRA),
+            supports_response=SupportsResponse.OPTIONAL,
+        )
+    for service, handler in (
+        (SERVICE_IMPORT_CARD_SALES, _async_import_card_sales),
+        (SERVICE_RECONCILE, _async_reconcile),
+        (SERVICE_FETCH_NICE_PAYMENT, _async_fetch_nice_payment),
+    ):
+        hass.services.async_register(
+            DOMAIN,
+            service,
+            handler,
+            schema=vol.Schema(STORE_SERVICES[service]),
             supports_response=SupportsResponse.OPTIONAL,
         )
     hass.services.async_register(

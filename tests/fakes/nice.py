@@ -62,11 +62,13 @@ import itertools
 import json
 import secrets
 import time
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+
+from .server import FakeServer
 
 KOREA = ZoneInfo("Asia/Seoul")
 CARD_NAMES = {
@@ -111,7 +113,7 @@ def sign(tid: str, amount: int | str, edi_date: str, secret: str) -> str:
     return hashlib.sha256(f"{tid}{amount}{edi_date}{secret}".encode()).hexdigest()
 
 
-class FakeNice:
+class FakeNice(FakeServer[RecordedRequest]):
     """NICE Payments' REST API and webhooks (see the module docstring)."""
 
     def __init__(
@@ -123,65 +125,22 @@ class FakeNice:
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Hold the keys the API accepts; serve nothing until ``start``."""
+        super().__init__()
         self.client_key = client_key
         self.secret_key = secret_key
         self.mid = mid
         self.clock = clock
         self.payments: dict[str, dict[str, Any]] = {}
-        self.requests: list[RecordedRequest] = []
-        self.delay = 0.0
-        self._failures: list[tuple[int, bytes | None]] = []
-        self._slow: list[float] = []
         self._tokens: set[str] = set()
         self._order_dates: dict[str, str] = {}
         self._numbers = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     # --- serving ----------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 (a free port); return the base URL."""
-        app = web.Application(middlewares=[self._middleware])
+    def _routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/access-token", self._access_token)
         app.router.add_get("/v1/payments/find/{order_id}", self._find)
         app.router.add_get("/v1/payments/{tid}", self._payment)
-        self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop serving."""
-        await self.close()
-
-    # --- faults and inspection --------------------------------------------------------------
-
-    def fail_next(self, n: int = 1, status: int = 500, body: bytes | None = None) -> None:
-        """The next ``n`` requests answer ``status`` (with ``body``, or a short text)."""
-        self._failures.extend([(status, body)] * n)
-
-    def slow_next(self, n: int, seconds: float) -> None:
-        """The next ``n`` requests wait ``seconds`` before answering."""
-        self._slow.extend([seconds] * n)
-
-    def requests_to(self, fragment: str) -> list[RecordedRequest]:
-        """The requests whose path contains ``fragment``."""
-        return [request for request in self.requests if fragment in request.path]
 
     # --- builders ---------------------------------------------------------------------------
 

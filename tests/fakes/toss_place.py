@@ -97,13 +97,15 @@ import itertools
 import json
 import math
 import time
-from typing import Any, Self
+from typing import Any, ClassVar
 import uuid
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from custom_components.careon.core.demo import load_demo_data
+
+from .server import FakeServer
 
 PREFIX = "/api-public/openapi/v1"
 KOREA = ZoneInfo("Asia/Seoul")
@@ -146,8 +148,10 @@ class Webhook:
         return data
 
 
-class FakeTossPlace:
+class FakeTossPlace(FakeServer[RecordedRequest]):
     """A Toss Place merchant: orders, payments, the Open API and signed webhooks."""
+
+    _runner_options: ClassVar[Mapping[str, Any]] = {"access_log": None}
 
     def __init__(
         self,
@@ -167,6 +171,7 @@ class FakeTossPlace:
         """Set the merchant up; ``start()`` (or ``async with``) serves it."""
         if time_style not in ("Z", "offset", "naive"):
             raise ValueError(time_style)
+        super().__init__()
         self.access_key = access_key
         self.secret_key = secret_key
         self.merchant_id = merchant_id
@@ -186,10 +191,6 @@ class FakeTossPlace:
         self.outbox: list[Webhook] = []
         self.sent: list[Webhook] = []
         self.emit_webhooks = True
-        self.requests: list[RecordedRequest] = []
-        self.delay = 0.0
-        self._failures: list[tuple[int, bytes | None]] = []
-        self._slow: list[float] = []
         self._order_seq = itertools.count(1)
         self._payment_seq = itertools.count(1)
         self._event_seq = itertools.count(1)
@@ -213,14 +214,9 @@ class FakeTossPlace:
             for index, product in enumerate(data["products"], 1)
         }
 
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
     # --- serving ------------------------------------------------------------------------------
 
-    async def start(self) -> str:
-        """Serve on 127.0.0.1 (a free port); return the base URL."""
-        app = web.Application(middlewares=[self._middleware])
+    def _routes(self, app: web.Application) -> None:
         routes = [
             ("/version", self._version),
             ("/merchants/{merchant}", self._merchant),
@@ -234,40 +230,8 @@ class FakeTossPlace:
         ]
         for path, handler in routes:
             app.router.add_get(PREFIX + path, handler)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, shutdown_timeout=0.5, access_log=None
-        )
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
 
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        """Start serving."""
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        """Stop serving."""
-        await self.close()
-
-    # --- faults and limits ------------------------------------------------------------------
-
-    def fail_next(self, n: int = 1, status: int = 500, body: bytes | None = None) -> None:
-        """The next ``n`` requests answer ``status`` (a FAIL envelope, or ``body`` verbatim)."""
-        self._failures.extend([(status, body)] * n)
-
-    def slow_next(self, n: int, seconds: float) -> None:
-        """The next ``n`` requests wait ``seconds`` before answering."""
-        self._slow.extend([seconds] * n)
+    # --- limits -----------------------------------------------------------------------------
 
     def set_rate_limit(
         self,
@@ -291,10 +255,6 @@ class FakeTossPlace:
         """Tokens in the bucket now."""
         self._refill()
         return self._tokens
-
-    def requests_to(self, fragment: str) -> list[RecordedRequest]:
-        """The recorded requests whose path contains ``fragment``."""
-        return [request for request in self.requests if fragment in request.path]
 
     def _refill(self) -> None:
         now = self.clock()
