@@ -162,7 +162,7 @@ async def test_every_error_key_is_reachable(
         "card_sales_no_rows": read_file("승인일시,승인번호,승인금액\n".encode()),
     }
     # raised by the Home Assistant layer (file paths, connector setup); their tests are in
-    # tests/test_card_sales_service.py and tests/test_fetch_nice_payment.py
+    # tests/test_card_sales_service.py and tests/test_nice.py
     raised_by_home_assistant = {
         "file_not_found",
         "file_not_allowed",
