@@ -147,6 +147,9 @@ def _problems(caplog: pytest.LogCaptureFixture) -> list[str]:
         f"{record.name}: {record.getMessage()}"
         for record in [*caplog.get_records("setup"), *caplog.get_records("call")]
         if record.levelno >= logging.WARNING
+        # asyncio's debug mode reports slow callbacks ("Executing <Task …> took 0.105 seconds")
+        # when the machine is busy: about the machine, not the payloads.
+        and record.name != "asyncio"
         and not any(noise in record.getMessage() for noise in HARNESS_NOISE)
     ]
 
