@@ -159,33 +159,24 @@ def discovery_messages(config: AppConfig, camera: CameraConfig) -> list[tuple[st
     def sensor(key: str, name: str, value_template: str, **options: Any) -> None:
         add("sensor", key, name, state_topic=topics.state, value_template=value_template, **options)
 
-    sensor(
-        "visitors_in",
-        "Visitors in today",
-        "{{ value_json.in_today }}",
-        state_class="total_increasing",
-        unit_of_measurement=UNIT_VISITORS,
-        icon="mdi:account-arrow-right",
-        json_attributes_topic=topics.state,
-        json_attributes_template=_ATTRIBUTES_TEMPLATE,
-    )
-    sensor(
-        "visitors_out",
-        "Visitors out today",
-        "{{ value_json.out_today }}",
-        state_class="total_increasing",
-        unit_of_measurement=UNIT_VISITORS,
-        icon="mdi:account-arrow-left",
-        json_attributes_topic=topics.state,
-        json_attributes_template=_ATTRIBUTES_TEMPLATE,
-    )
+    directions = (("in", "mdi:account-arrow-right"), ("out", "mdi:account-arrow-left"))
+    for direction, icon in directions:
+        sensor(
+            f"visitors_{direction}",
+            f"Visitors {direction} today",
+            f"{{{{ value_json.{direction}_today }}}}",
+            state_class="total_increasing",
+            unit_of_measurement=UNIT_VISITORS,
+            icon=icon,
+            json_attributes_topic=topics.state,
+            json_attributes_template=_ATTRIBUTES_TEMPLATE,
+        )
     if len(camera.lines) > 1:
         for line in camera.lines:
             line_key = _quoted(line.key)
-            for direction, label, icon in (
-                ("in", line.in_name, "mdi:account-arrow-right"),
-                ("out", line.out_name, "mdi:account-arrow-left"),
-            ):
+            labels = {"in": line.in_name, "out": line.out_name}
+            for direction, icon in directions:
+                label = labels[direction]
                 sensor(
                     f"line_{line.key}_{direction}",
                     f"{line.name} {label}",
