@@ -29,6 +29,9 @@ from custom_components.careon.core.database import sqlite_url  # noqa: E402
 from custom_components.careon.core.demo import load_demo_data, seed_demo_store  # noqa: E402
 
 ENTRIES_FILE = Path(".storage") / "core.config_entries"
+# The entry's title names the store's device and so its entity ids (sensor.careon_cafe_…): the
+# ids the wall dashboard in dashboards/ is written for.
+ENTRY_TITLE = "CareOn Cafe"
 
 
 async def _seed(url: str, timezone: str) -> int:
@@ -80,7 +83,7 @@ def main(config_dir: Path) -> None:
             "pref_disable_polling": False,
             "source": "user",
             "subentries": [],
-            "title": demo["store"]["name"],
+            "title": ENTRY_TITLE,
             "unique_id": str(database),
             "version": 1,
         }

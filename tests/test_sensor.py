@@ -18,6 +18,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.careon.const import DOMAIN
 from custom_components.careon.core import store_snapshot
+from custom_components.careon.sensor import MAX_ALARMS_LISTED
 
 from .conftest import (
     async_call_careon,
@@ -168,6 +169,87 @@ async def test_work_in_progress(hass: HomeAssistant, init_integration: MockConfi
     assert get_state(hass, ACTIVE_ALARMS).state == "2"
     await run("resolve_alarm", alarm=alarm["alarm_id"])
     assert get_state(hass, ACTIVE_ALARMS).state == "1"
+
+
+async def test_active_alarms_listed(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, init_integration: MockConfigEntry
+) -> None:
+    """The active alarms sensor lists the unresolved alarms, the most severe and then the
+    latest first, at most MAX_ALARMS_LISTED of them; a resolved alarm leaves the list."""
+    assert get_state(hass, ACTIVE_ALARMS).attributes["alarms"] == []
+
+    freezer.move_to("2025-04-20 03:00:00+00:00")
+    fridge = await async_call_careon(
+        hass,
+        init_integration,
+        "raise_alarm",
+        kind="cold_chain",
+        severity="warning",
+        subject="equipment.display_fridge",
+        value=7.5,
+        limit=5,
+        unit="°C",
+        message="쇼케이스 온도 높음",
+    )
+    freezer.tick(timedelta(minutes=5))
+    door = await async_call_careon(
+        hass, init_integration, "raise_alarm", kind="door_open", severity="info"
+    )
+    freezer.tick(timedelta(minutes=5))
+    await async_call_careon(
+        hass,
+        init_integration,
+        "escalate_alarm",
+        alarm=fridge["alarm_id"],
+        notified="notify.mobile_app_owner",
+        severity="critical",
+    )
+    state = get_state(hass, ACTIVE_ALARMS)
+    assert state.state == "2"
+    assert state.attributes["alarms"] == [
+        {
+            "id": fridge["alarm_id"],
+            "name": "쇼케이스 냉장고 · cold_chain",
+            "kind": "cold_chain",
+            "subject": "쇼케이스 냉장고",
+            "severity": "critical",
+            "status": "active",
+            "level": 1,
+            "message": "쇼케이스 온도 높음",
+            "raised_at": "2025-04-20T03:00:00.000000+00:00",
+        },
+        {
+            "id": door["alarm_id"],
+            "name": "door_open",
+            "kind": "door_open",
+            "subject": None,
+            "severity": "info",
+            "status": "active",
+            "level": 0,
+            "message": None,
+            "raised_at": "2025-04-20T03:05:00.000000+00:00",
+        },
+    ]
+
+    await async_call_careon(hass, init_integration, "resolve_alarm", alarm=fridge["alarm_id"])
+    state = get_state(hass, ACTIVE_ALARMS)
+    assert state.state == "1"
+    assert [alarm["id"] for alarm in state.attributes["alarms"]] == [door["alarm_id"]]
+
+    # many alarms: the list keeps the most severe ones and the latest of the others
+    for number in range(MAX_ALARMS_LISTED + 1):
+        freezer.tick(timedelta(minutes=1))
+        await async_run_action(
+            hass,
+            init_integration,
+            "raise_alarm",
+            kind=f"probe_{number}",
+            severity="critical" if number == 0 else "warning",
+        )
+    state = get_state(hass, ACTIVE_ALARMS)
+    assert state.state == str(MAX_ALARMS_LISTED + 2)
+    kinds = [alarm["kind"] for alarm in state.attributes["alarms"]]
+    assert kinds == ["probe_0", *(f"probe_{n}" for n in range(MAX_ALARMS_LISTED, 1, -1))]
 
 
 async def test_equipment_sensors(

@@ -21,6 +21,7 @@ from homeassistant.helpers.typing import StateType
 
 from .coordinator import CareOnConfigEntry
 from .core import StoreObject, StoreSnapshot
+from .core.actions.alarms import SEVERITIES
 from .core.queries import parse_iso
 from .entity import (
     CareOnEntity,
@@ -32,6 +33,9 @@ from .entity import (
 PARALLEL_UPDATES = 0
 
 CURRENCY = "KRW"
+# The active alarms sensor lists this many alarms at most in its attributes
+MAX_ALARMS_LISTED = 20
+SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 # An inventory item's unit -> the sensor's device class and unit of measurement
 UNITS: Mapping[str, tuple[SensorDeviceClass | None, str | None]] = {
@@ -48,6 +52,7 @@ class CareOnStoreSensorEntityDescription(SensorEntityDescription):
     """Describes a sensor of the whole store."""
 
     value_fn: Callable[[StoreSnapshot], StateType]
+    attributes_fn: Callable[[StoreSnapshot], dict[str, Any]] | None = None
     # totals of the business day start again from zero when the day rolls over
     resets_daily: bool = False
 
@@ -66,6 +71,37 @@ class CareOnEquipmentSensorEntityDescription(SensorEntityDescription):
 
     value_fn: Callable[[StoreSnapshot, StoreObject], StateType | datetime]
     attributes_fn: Callable[[StoreSnapshot, StoreObject], dict[str, Any]]
+
+
+def _alarms(snapshot: StoreSnapshot) -> dict[str, Any]:
+    """The unresolved alarms, the most severe and then the latest first (at most
+    ``MAX_ALARMS_LISTED``, so that the attributes stay small)."""
+    alarms = sorted(
+        snapshot.alarms.values(),
+        key=lambda alarm: (
+            SEVERITY_RANK.get(alarm.get("severity"), -1),
+            alarm.get("raised_at", ""),
+            alarm.id,
+        ),
+        reverse=True,
+    )
+    listed = []
+    for alarm in alarms[:MAX_ALARMS_LISTED]:
+        subject = snapshot.alarm_subject.get(alarm.id)
+        listed.append(
+            {
+                "id": alarm.id,
+                "name": alarm.name,
+                "kind": alarm.get("kind"),
+                "subject": subject.name if subject is not None else None,
+                "severity": alarm.get("severity"),
+                "status": alarm.get("status"),
+                "level": alarm.get("escalation_level", 0),
+                "message": alarm.get("message"),
+                "raised_at": alarm.get("raised_at"),
+            }
+        )
+    return {"alarms": listed}
 
 
 def _next_maintenance(snapshot: StoreSnapshot, equipment: StoreObject) -> datetime | None:
@@ -116,6 +152,7 @@ STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
         translation_key="active_alarms",
         state_class=SensorStateClass.MEASUREMENT,
         value_fn=lambda snapshot: len(snapshot.alarms),
+        attributes_fn=_alarms,
     ),
     # approved payments not yet matched to an order (the reconcile service lists them)
     CareOnStoreSensorEntityDescription(
@@ -191,6 +228,13 @@ class CareOnStoreSensorEntity(CareOnEntity, SensorEntity):
     def native_value(self) -> StateType:
         """The value, from the last snapshot."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What goes with the value (the list of the active alarms)."""
+        if (attributes_fn := self.entity_description.attributes_fn) is None:
+            return None
+        return attributes_fn(self.coordinator.data)
 
     @property
     def last_reset(self) -> datetime | None:
