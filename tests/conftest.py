@@ -46,6 +46,9 @@ from custom_components.careon.core.demo import load_demo_data, seed_demo_store
 from custom_components.careon.core.schema import default_schema
 
 pytest_plugins = ["tests.postgres"]
+# The end-to-end run has its own pytest stage (`scripts/test e2e`): Home Assistant is a separate
+# process there, and this suite's plugin would patch the wrong one.
+collect_ignore = ["e2e"]
 
 STORE_NAME = "CareOn Cafe"
 TIMEZONE = "Asia/Seoul"

@@ -1,0 +1,1 @@
+"""CareOn end to end: the whole suite on real processes (scripts/test e2e)."""
