@@ -274,6 +274,9 @@ async def test_vision_counts_plausible_after_the_stream(run: Run) -> None:
     counted_out = run.states.numbers(run.vision_entity("visitors_out"))
     assert counted_in == sorted(counted_in), "visitors in went down"
     assert counted_out == sorted(counted_out), "visitors out went down"
+    run.stages["vision final counts (in/out; truth 11/7)"] = (
+        f"{counted_in[-1]:.0f}/{counted_out[-1]:.0f}"
+    )
     assert abs(counted_in[-1] - truth["right_to_left"]) <= 3, counted_in
     assert abs(counted_out[-1] - truth["left_to_right"]) <= 4, counted_out
     occupancy = run.states.numbers(run.vision_entity("occupancy"))
