@@ -34,7 +34,6 @@ import json
 import os
 from pathlib import Path
 import shutil
-import socket
 import statistics
 import sys
 import tempfile
@@ -107,13 +106,6 @@ def _load(name: str, path: Path) -> ModuleType:
 
 mosquitto = _load("careon_e2e_mosquitto", VISION / "tests" / "mosquitto.py")
 rtsp_server = _load("careon_e2e_rtsp_server", VISION / "tests" / "rtsp_server.py")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def vtest_annotation() -> dict[str, Any]:
@@ -451,7 +443,7 @@ async def run() -> AsyncIterator[Run]:
     stages = Stages()
     workdir = Path(tempfile.mkdtemp(prefix="careon_e2e_"))
     config_dir = workdir / "config"
-    port = free_port()
+    port: int = rtsp_server.free_port()
     cleanups: list[Callable[[], Any]] = []
     session = aiohttp.ClientSession()
     hass = HassProcess(config_dir, port, ARTIFACTS / "home-assistant.out")
