@@ -176,12 +176,11 @@ class Phone:
     webhook_id: str
     received: list[tuple[float, Mapping[str, Any]]] = field(default_factory=list)
     tapped: list[tuple[float, str]] = field(default_factory=list)
-    approve: bool = True
 
     def on_notification(self, event: Mapping[str, Any]) -> None:
         self.received.append((time.monotonic(), event))
         for action in event.get("data", {}).get("actions", []):
-            if action["action"].startswith("CAREON_APPROVE_") and self.approve:
+            if action["action"].startswith("CAREON_APPROVE_"):
                 asyncio.get_running_loop().create_task(self.tap(action["action"]))
 
     async def tap(self, action: str) -> None:
@@ -215,7 +214,6 @@ class Run:
     vision_log: Path
     vision_process: asyncio.subprocess.Process
     vision_started: float
-    low_stock_at: float | None = None
     stages: dict[str, Any] = field(default_factory=dict)
     webhook_latencies: list[float] = field(default_factory=list)
     order_sent: list[float] = field(default_factory=list)  # when each order's first webhook went
