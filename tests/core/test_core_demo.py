@@ -92,6 +92,9 @@ async def test_seeding_creates_the_whole_cafe_once(engine: ActionEngine, dump) -
         "Asia/Seoul",
         "KRW",
     )
+    # the staff suggestion's rate comes from the demo's traffic block
+    assert store.get("orders_per_staff_hour") == 18
+    assert store.get("min_staff") is None
     assert beans.properties == {
         "unit": "g",
         "on_hand": 6000,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,9 @@ from custom_components.careon.core import (
     query_objects,
     store_snapshot,
 )
-from custom_components.careon.core.queries import day_bounds
+from custom_components.careon.core.fields import to_iso
+from custom_components.careon.core.ontology import Ontology
+from custom_components.careon.core.queries import day_bounds, hourly_orders
 from custom_components.careon.core.tables import ORDER_PLACED_AT_SQL
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -102,6 +104,71 @@ async def test_store_snapshot_counts_the_business_day(cafe: ActionEngine, act) -
     await act(cafe, "place_order", via="pos", lines=[{"product": "product.sandwich"}])
     snap = await _snapshot(cafe)
     assert [item.id for item in snap.low_stock] == ["inventory_item.sandwich"]
+
+
+async def test_hourly_orders_counts_demand_per_utc_hour(cafe: ActionEngine, act) -> None:
+    """Every hour of the period is present; cancelled orders are no demand, refunded and
+    unpaid ones are; the period is [start, end)."""
+    await _order(act, cafe, "2025-03-01T09:00:00+09:00")  # 00:00 UTC
+    await _order(act, cafe, "2025-03-01T09:59:59.999+09:00")  # 00:59 UTC
+    await _order(act, cafe, "2025-03-01T01:30:00Z", status="open")
+    refunded = await _order(act, cafe, "2025-03-01T01:45:00Z", "product.cheesecake")
+    cancelled = await _order(act, cafe, "2025-03-01T01:50:00Z", "product.cheesecake")
+    await act(cafe, "refund_order", order=refunded)
+    await act(cafe, "cancel_order", order=cancelled)
+    await _order(act, cafe, "2025-03-01T03:00:00Z")  # the end: not in the period
+    await _order(act, cafe, "2025-02-28T23:59:59Z")  # before the start
+    start = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
+    end = datetime(2025, 3, 1, 3, 0, tzinfo=UTC)
+    async with cafe.reader() as ontology:
+        counts = await hourly_orders(ontology, start=start, end=end)
+        # a start inside an hour counts from that moment, keyed by its hour
+        late = await hourly_orders(
+            ontology, start=datetime(2025, 3, 1, 9, 30, tzinfo=SEOUL), end=end
+        )
+        empty = await hourly_orders(ontology, start=end, end=end)
+    assert counts == {
+        datetime(2025, 3, 1, 0, tzinfo=UTC): 2,
+        datetime(2025, 3, 1, 1, tzinfo=UTC): 2,
+        datetime(2025, 3, 1, 2, tzinfo=UTC): 0,
+    }
+    assert all(hour.tzinfo is UTC for hour in counts)
+    assert late == {
+        datetime(2025, 3, 1, 0, tzinfo=UTC): 1,
+        datetime(2025, 3, 1, 1, tzinfo=UTC): 2,
+        datetime(2025, 3, 1, 2, tzinfo=UTC): 0,
+    }
+    assert empty == {}
+    with pytest.raises(ValueError, match="aware"):
+        async with cafe.reader() as ontology:
+            await hourly_orders(ontology, start=datetime(2025, 3, 1), end=end)
+
+
+async def test_hourly_orders_of_many_orders_in_one_query(cafe: ActionEngine) -> None:
+    """Three weeks of orders written straight into the table: the counts per hour are the
+    database's (a grouped query), matching what was written."""
+    start = datetime(2025, 2, 3, tzinfo=UTC)
+    expected: dict[datetime, int] = {}
+    rows = []
+    for i in range(21 * 24):
+        hour = start + timedelta(hours=i)
+        expected[hour] = i % 5
+        for n in range(i % 5):
+            placed = hour + timedelta(minutes=7 * n)
+            rows.append(
+                (
+                    "Order",
+                    f"order.bulk{i}_{n}",
+                    f"#{i}-{n}",
+                    {"status": "paid", "total": 4500, "placed_at": to_iso(placed), "lines": []},
+                )
+            )
+    async with cafe.engine.begin() as conn:
+        await Ontology(conn).create_many(rows)
+    async with cafe.reader() as ontology:
+        counts = await hourly_orders(ontology, start=start, end=start + timedelta(days=21))
+    assert counts == expected
+    assert sum(counts.values()) == len(rows)
 
 
 async def _query(cafe: ActionEngine, **params: Any) -> list[dict[str, Any]]:

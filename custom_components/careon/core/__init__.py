@@ -21,8 +21,10 @@ from .errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from .forecast import HourlyForecast, forecast_hourly, seasonal_naive
 from .ontology import Link, StoreObject
-from .queries import StoreSnapshot, query_objects, store_snapshot
+from .queries import StoreSnapshot, hourly_orders, query_objects, store_snapshot
+from .staffing import StaffHour, StaffingSettings, StaffPlan, staff_plan, staffing_settings
 
 __all__ = [
     "ERROR_KEYS",
@@ -34,13 +36,22 @@ __all__ = [
     "CareOnError",
     "ConflictError",
     "DomainEvent",
+    "HourlyForecast",
     "Link",
+    "StaffHour",
+    "StaffPlan",
+    "StaffingSettings",
     "StoreAuthError",
     "StoreObject",
     "StoreSnapshot",
     "StoreUnavailableError",
     "ValidationError",
+    "forecast_hourly",
+    "hourly_orders",
     "next_maintenance_check",
     "query_objects",
+    "seasonal_naive",
+    "staff_plan",
+    "staffing_settings",
     "store_snapshot",
 ]

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping
+from datetime import datetime
+import math
 from pathlib import Path
+import random
 from typing import Any
 
 import yaml
@@ -29,6 +32,28 @@ def load_demo_data(path: Path = DEMO_FILE) -> dict[str, Any]:
     return data
 
 
+def traffic_rate(traffic: Mapping[str, Any], local: datetime) -> float:
+    """The demo's expected orders in the local hour starting at ``local``: the weekday shape
+    (``traffic.orders_per_hour_weekday``), times ``weekend_factor`` on Saturday and Sunday, when
+    the cafe opens at 10 (weekdays 08-21, weekend 10-21). Generated histories (the forecast's
+    tests and benchmark) follow it."""
+    rate = float(traffic["orders_per_hour_weekday"].get(f"{local.hour:02d}", 0))
+    if local.weekday() >= 5:
+        return rate * traffic["weekend_factor"] if local.hour >= 10 else 0.0
+    return rate
+
+
+def poisson(rng: random.Random, lam: float) -> int:
+    """A Poisson draw around ``lam`` (Knuth's method: fine for the rates of one cafe hour)."""
+    if lam <= 0:
+        return 0
+    limit, count, product = math.exp(-lam), 0, rng.random()
+    while product > limit:
+        count += 1
+        product *= rng.random()
+    return count
+
+
 def _setup_requests(data: Mapping[str, Any]) -> list[dict[str, Any]]:
     """``create_object`` parameters for the whole store, in dependency order."""
     store = data["store"]
@@ -42,6 +67,11 @@ def _setup_requests(data: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "timezone": store["timezone"],
                 "currency": store.get("currency", "KRW"),
                 "opening_hours": store.get("opening_hours", {}),
+                **(
+                    {"orders_per_staff_hour": data["traffic"]["orders_per_staff_hour"]}
+                    if "orders_per_staff_hour" in data.get("traffic", {})
+                    else {}
+                ),
             },
         }
     ]
