@@ -24,6 +24,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.helpers.selector import (
     BooleanSelector,
+    EntitySelector,
+    EntitySelectorConfig,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -61,6 +63,7 @@ from .const import (
     CONF_DAY_START_HOUR,
     CONF_LOAD_DEMO,
     CONF_TIMEZONE,
+    CONF_VISITOR_SENSORS,
     DATABASE_POSTGRESQL,
     DATABASE_SQLITE,
     DEFAULT_DAY_START_HOUR,
@@ -480,31 +483,36 @@ class CareOnConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class CareOnOptionsFlow(OptionsFlow):
-    """How the store's business day is counted."""
+    """How the store's business day is counted, and which sensors count its visitors."""
 
     async def async_step_init(
         self, user_input: Mapping[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Manage the options."""
         if user_input is not None:
-            return self.async_create_entry(
-                data={CONF_DAY_START_HOUR: int(user_input[CONF_DAY_START_HOUR])}
-            )
+            options: dict[str, Any] = {CONF_DAY_START_HOUR: int(user_input[CONF_DAY_START_HOUR])}
+            # none chosen: the forecast finds CareOn Vision's visitor sensors by itself
+            if sensors := user_input.get(CONF_VISITOR_SENSORS):
+                options[CONF_VISITOR_SENSORS] = list(sensors)
+            return self.async_create_entry(data=options)
         schema = vol.Schema(
             {
                 vol.Required(CONF_DAY_START_HOUR): NumberSelector(
                     NumberSelectorConfig(min=0, max=23, step=1, mode=NumberSelectorMode.BOX)
-                )
+                ),
+                vol.Optional(CONF_VISITOR_SENSORS): EntitySelector(
+                    EntitySelectorConfig(domain="sensor", multiple=True)
+                ),
             }
         )
+        current = self.config_entry.options
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(
                 schema,
                 {
-                    CONF_DAY_START_HOUR: self.config_entry.options.get(
-                        CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR
-                    )
+                    CONF_DAY_START_HOUR: current.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR),
+                    CONF_VISITOR_SENSORS: current.get(CONF_VISITOR_SENSORS, []),
                 },
             ),
         )

@@ -36,6 +36,7 @@ from .core.queries import day_bounds
 
 if TYPE_CHECKING:
     from .connectors import CareOnConnectors
+    from .forecast import CareOnForecastCoordinator
     from .maintenance import MaintenanceScheduler
     from .runtime import EquipmentRuntimeTracker
 
@@ -55,6 +56,8 @@ class CareOnRuntimeData:
     maintenance: MaintenanceScheduler
     # the vendors the store talks to (config subentries)
     connectors: CareOnConnectors
+    # the traffic forecast and the staff it suggests, read every hour
+    forecast: CareOnForecastCoordinator
 
 
 type CareOnConfigEntry = ConfigEntry[CareOnRuntimeData]

@@ -9,7 +9,7 @@ from homeassistant.const import Platform
 from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
@@ -107,7 +107,7 @@ def async_track_store_entities(
     entry: CareOnConfigEntry,
     platform: Platform,
     async_add_entities: AddConfigEntryEntitiesCallback,
-    store_entities: Iterable[CareOnEntity],
+    store_entities: Iterable[Entity],
     *object_entities: ObjectEntities,
 ) -> None:
     """Add the store's entities, then follow the objects: new objects get entities, and the

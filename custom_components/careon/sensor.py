@@ -16,19 +16,25 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import Platform, UnitOfMass, UnitOfTime, UnitOfVolume
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from .const import DOMAIN, STORE_DEVICE_MANUFACTURER, STORE_DEVICE_MODEL
 from .coordinator import CareOnConfigEntry
 from .core import StoreObject, StoreSnapshot
 from .core.actions.alarms import SEVERITIES
 from .core.queries import parse_iso
 from .entity import (
+    STORE_KEY,
     CareOnEntity,
     CareOnObjectEntity,
     ObjectEntities,
     async_track_store_entities,
+    unique_id_for,
 )
+from .forecast import CareOnForecastCoordinator
 
 PARALLEL_UPDATES = 0
 
@@ -163,6 +169,13 @@ STORE_SENSORS: tuple[CareOnStoreSensorEntityDescription, ...] = (
     ),
 )
 
+# How many people the next hour needs (the traffic forecast's suggestion; nothing acts on it)
+RECOMMENDED_STAFF_SENSOR = SensorEntityDescription(
+    key="recommended_staff",
+    translation_key="recommended_staff",
+    state_class=SensorStateClass.MEASUREMENT,
+)
+
 QUANTITY_SENSOR = CareOnItemSensorEntityDescription(
     key="quantity",
     translation_key="quantity",
@@ -213,7 +226,10 @@ async def async_setup_entry(
         entry,
         Platform.SENSOR,
         async_add_entities,
-        [CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS],
+        [
+            *(CareOnStoreSensorEntity(coordinator, description) for description in STORE_SENSORS),
+            CareOnRecommendedStaffSensorEntity(entry.runtime_data.forecast),
+        ],
         ObjectEntities(entity_type=CareOnItemSensorEntity, descriptions=(QUANTITY_SENSOR,)),
         ObjectEntities(entity_type=CareOnEquipmentSensorEntity, descriptions=EQUIPMENT_SENSORS),
     )
@@ -242,6 +258,53 @@ class CareOnStoreSensorEntity(CareOnEntity, SensorEntity):
         if self.entity_description.resets_daily:
             return self.coordinator.business_day_start
         return None
+
+
+class CareOnRecommendedStaffSensorEntity(
+    CoordinatorEntity[CareOnForecastCoordinator], SensorEntity
+):
+    """The staff the next hour needs: its expected orders over the orders one person serves in
+    an hour (at least the minimum staff while the store is open, 0 while it is closed)."""
+
+    _attr_has_entity_name = True
+    entity_description = RECOMMENDED_STAFF_SENSOR
+
+    def __init__(self, coordinator: CareOnForecastCoordinator) -> None:
+        """Initialize the sensor (a store sensor, fed by the forecast coordinator)."""
+        super().__init__(coordinator)
+        entry = coordinator.config_entry
+        self._attr_unique_id = unique_id_for(entry, STORE_KEY, RECOMMENDED_STAFF_SENSOR.key)
+        self._attr_device_info = DeviceInfo(
+            identifiers={(DOMAIN, entry.entry_id)},
+            manufacturer=STORE_DEVICE_MANUFACTURER,
+            model=STORE_DEVICE_MODEL,
+            name=entry.title,
+        )
+
+    @property
+    def available(self) -> bool:
+        """Available once a forecast was computed (a failed refresh keeps the last one)."""
+        return self.coordinator.data is not None
+
+    @property
+    def native_value(self) -> StateType:
+        """The staff recommended for the next hour."""
+        return self.coordinator.data.next_hour.staff
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any]:
+        """Which hour, what it expects and the assumptions behind the number."""
+        forecast = self.coordinator.data
+        hour = forecast.next_hour.as_dict()
+        return {
+            "hour_start": hour["start"],
+            "open": hour["open"],
+            "expected_orders": hour["expected_orders"],
+            "expected_visitors": hour["expected_visitors"],
+            "orders_per_staff_hour": forecast.settings.orders_per_staff_hour,
+            "min_staff": forecast.settings.min_staff,
+            "method": forecast.orders.method,
+        }
 
 
 class CareOnItemSensorEntity(CareOnObjectEntity, SensorEntity):
