@@ -451,7 +451,7 @@ async def test_fetch_refused(hass: HomeAssistant, entry: MockConfigEntry, fake: 
     )
     assert (err.translation_key, err.translation_placeholders) == (
         "invalid_type",
-        {"field": "order_date", "expected": "date"},
+        {"field": "order_date", "expected": "a date (YYYY-MM-DD)"},
     )
 
     err = await _refused(hass, entry, HomeAssistantError, tid="nictest00m0000000000000000000")

@@ -186,7 +186,10 @@ async def test_reconcile_refused(hass: HomeAssistant, init_integration: MockConf
     with pytest.raises(ServiceValidationError) as err:
         await _reconcile(hass, init_integration, date="20 April")
     assert err.value.translation_key == "invalid_type"
-    assert err.value.translation_placeholders == {"field": "date", "expected": "date"}
+    assert err.value.translation_placeholders == {
+        "field": "date",
+        "expected": "a date (YYYY-MM-DD)",
+    }
 
     with pytest.raises(ServiceValidationError) as err:
         await _reconcile(hass, init_integration, date="2025-04-20", window_minutes=2000)

@@ -51,6 +51,7 @@ ALL_SERVICES = {
     "reconcile",
     "fetch_nice_payment",
     "query",
+    "adjust_staffing",
 }
 
 

@@ -17,6 +17,7 @@ import pytest
 import voluptuous as vol
 
 from custom_components.careon.core import ERROR_KEYS
+from custom_components.careon.llm_api import LLM_ERROR_KEYS
 
 ROOT = Path(__file__).parent.parent / "custom_components" / "careon"
 STRINGS = json.loads((ROOT / "strings.json").read_text(encoding="utf-8"))
@@ -26,7 +27,11 @@ LANGUAGES = {
 }
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 # Errors raised by the Home Assistant layer itself
-HA_ERROR_KEYS = {"entry_not_found": ("entry_id",), "entry_not_loaded": ("store",)}
+HA_ERROR_KEYS = {
+    "entry_not_found": ("entry_id",),
+    "entry_not_loaded": ("store",),
+    **LLM_ERROR_KEYS,
+}
 
 
 def _placeholders(message: str) -> set[str]:

@@ -29,7 +29,9 @@ from .coordinator import (
     async_delete_database_issue,
 )
 from .core import ActionEngine, ActionResult, StoreAuthError, StoreUnavailableError
+from .forecast import CareOnForecastCoordinator
 from .helpers import ACTION_CONTEXT
+from .llm_api import async_register_llm_api
 from .maintenance import MaintenanceScheduler
 from .repairs import async_delete_unmapped_issues, async_sync_unmapped_issues
 from .runtime import EquipmentRuntimeTracker
@@ -48,8 +50,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Register CareOn's actions (services), once for every store."""
+    """Register CareOn's actions (services) and the "CareOn store" LLM API, once for every
+    store."""
     async_setup_services(hass)
+    async_register_llm_api(hass)
     return True
 
 
@@ -87,12 +91,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     runtime = EquipmentRuntimeTracker(hass, entry, coordinator)
     maintenance = MaintenanceScheduler(hass, entry, coordinator)
     connectors = CareOnConnectors.from_entry(hass, entry, engine)
+    forecast = CareOnForecastCoordinator(hass, entry, engine)
     entry.runtime_data = CareOnRuntimeData(
         engine=engine,
         coordinator=coordinator,
         runtime=runtime,
         maintenance=maintenance,
         connectors=connectors,
+        forecast=forecast,
     )
 
     @callback
@@ -141,12 +147,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     # tasks that came due while Home Assistant was off are announced before entities appear
     if await maintenance.async_check_if_pending():
         await coordinator.async_refresh()
+    # the traffic forecast: a history that cannot be read leaves the entry loaded (the
+    # recommended-staff sensor is unavailable until the next hour's refresh reads it)
+    await forecast.async_refresh()
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     # count equipment runtime and keep the next maintenance check scheduled
     runtime.async_start()
     maintenance.async_start()
     # vendors' webhooks, and polling for what they missed while Home Assistant was down
     connectors.async_start()
+    # the forecast is read again at the top of every hour
+    forecast.async_start()
     return True
 
 
@@ -177,6 +188,7 @@ async def _async_stop_schedules(entry: CareOnConfigEntry) -> None:
     counted so far."""
     await entry.runtime_data.connectors.async_stop()
     entry.runtime_data.maintenance.async_stop()
+    entry.runtime_data.forecast.async_stop()
     await entry.runtime_data.runtime.async_stop()
 
 
@@ -189,3 +201,6 @@ async def _async_update_listener(hass: HomeAssistant, entry: CareOnConfigEntry) 
         or day_start_hour != entry.runtime_data.coordinator.day_start_hour
     ):
         hass.config_entries.async_schedule_reload(entry.entry_id)
+    else:
+        # the visitor sensors may have changed: forecast again
+        await entry.runtime_data.forecast.async_request_refresh()

@@ -22,6 +22,9 @@ POSTGRESQL_DEFAULT_PORT: Final = 5432
 # Config entry options
 CONF_DAY_START_HOUR: Final = "day_start_hour"
 DEFAULT_DAY_START_HOUR: Final = 0
+# The sensors that count visitors (entity ids); none chosen: every CareOn Vision camera's
+# "visitors in" sensor
+CONF_VISITOR_SENSORS: Final = "visitor_sensors"
 
 # How often the store is read when no action happened (the business day rolls over).
 SCAN_INTERVAL: Final = timedelta(minutes=5)
@@ -35,11 +38,19 @@ SOURCE_ENTITY: Final = "entity"
 # Running hours counted from an equipment's power sensor; the maintenance check run on time
 SOURCE_SENSOR: Final = "sensor"
 SOURCE_SCHEDULE: Final = "schedule"
+# Tool calls of a conversation agent through the "CareOn store" LLM API (llm_api.py)
+SOURCE_ASSISTANT: Final = "assistant"
+LLM_API_ID: Final = "careon"
 
 # While an equipment runs, its hours are written this often (and whenever it stops).
 RUNTIME_FLUSH_INTERVAL: Final = timedelta(minutes=15)
 # A maintenance check that found nothing to do is not repeated sooner than this.
 MAINTENANCE_CHECK_MIN_GAP: Final = timedelta(minutes=1)
+
+# The traffic forecast: read again at the top of every hour from this much history
+FORECAST_HISTORY: Final = timedelta(days=91)
+# How far ahead a staff plan may be asked for (days after today)
+STAFF_PLAN_MAX_DAYS_AHEAD: Final = 14
 
 EVENT_ACTION: Final = "careon_action"
 EVENT_PREFIX: Final = "careon_"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Final
 
-from homeassistant.core import Context
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.auth.permissions.const import POLICY_CONTROL
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.util import dt as dt_util
 
 from .const import ACTOR_HOMEASSISTANT, DOMAIN
 from .core import ActionEngine, ActionResult, CareOnError, ConflictError, ValidationError
@@ -15,6 +18,46 @@ from .core import ActionEngine, ActionResult, CareOnError, ConflictError, Valida
 # The Home Assistant context of the action being executed, so that the events announcing it
 # (fired from the engine's listener, in the same task) carry the user who asked for it.
 ACTION_CONTEXT: ContextVar[Context | None] = ContextVar("careon_action_context", default=None)
+
+# Actions that change the store's setup (the services of the same name)
+SETUP_ACTIONS: Final = frozenset(
+    {"create_object", "update_object", "delete_object", "set_link", "remove_link", "define_type"}
+)
+# Spending the store's money and changing its maintenance plan are the owner's decisions too:
+# a staff account may draft, receive and cancel orders and do the maintenance, but approving an
+# order (or drafting it already approved) and setting an equipment's plan take an administrator.
+# The values are the parameters that make a call an owner's decision (empty: every call).
+ADMIN_PARAMS: Final[Mapping[str, frozenset[str]]] = {
+    **{action: frozenset() for action in SETUP_ACTIONS},
+    "approve_purchase_order": frozenset(),
+    # what the store sold and what products it has come from the owner's books
+    "import_card_sales": frozenset(),
+    "resolve_unmapped_product": frozenset(),
+    "auto_reorder": frozenset({"approve"}),
+    "create_purchase_order": frozenset({"approve"}),
+    "schedule_maintenance": frozenset({"interval_days", "runtime_hours"}),
+}
+
+
+def needs_admin(action: str, params: Mapping[str, Any]) -> bool:
+    """Whether a call changes the store's setup, spends its money or sets a plan."""
+    if (names := ADMIN_PARAMS.get(action)) is None:
+        return False
+    return not names or any(
+        (value := params.get(name)) is not None and value is not False for name in names
+    )
+
+
+async def async_check_admin(
+    hass: HomeAssistant, context: Context | None, action: str, params: Mapping[str, Any]
+) -> None:
+    """Setup, approving purchases and maintenance plans are for administrators: raise
+    ``Unauthorized`` when a non-admin user asks for one (services and assistants alike)."""
+    if context is None or context.user_id is None or not needs_admin(action, params):
+        return  # automations and scripts act for the administrator who wrote them
+    user = await hass.auth.async_get_user(context.user_id)
+    if user is None or not user.is_admin:
+        raise Unauthorized(context=context, permission=POLICY_CONTROL)
 
 
 def actor_for(context: Context | None) -> str:
@@ -51,14 +94,16 @@ async def async_execute(
     source: str,
     idempotency_key: str | None = None,
     reason: str | None = None,
+    actor: str | None = None,
 ) -> ActionResult:
-    """Run one action for a Home Assistant caller; raise translated errors."""
+    """Run one action for a Home Assistant caller (``actor``: who acts, by default the
+    context's user); raise translated errors."""
     token = ACTION_CONTEXT.set(context)
     try:
         return await engine.execute(
             action,
             params,
-            actor=actor_for(context),
+            actor=actor or actor_for(context),
             source=source,
             idempotency_key=idempotency_key,
             reason=reason,
@@ -67,3 +112,14 @@ async def async_execute(
         raise translate_error(err) from err
     finally:
         ACTION_CONTEXT.reset(token)
+
+
+def as_date(value: Any, field: str) -> date | None:
+    """A day given as a date or as text (2025-04-20), else a translated error."""
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    if isinstance(value, str) and (day := dt_util.parse_date(value.strip())) is not None:
+        return day
+    raise translate_error(
+        ValidationError("invalid_type", field=field, expected="a date (YYYY-MM-DD)")
+    )

@@ -9,13 +9,11 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from homeassistant.auth.permissions.const import POLICY_CONTROL
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant, ServiceCall, SupportsResponse, callback
-from homeassistant.exceptions import ServiceValidationError, Unauthorized
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import VolDictType
-from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .connectors.const import CONNECTOR_NAMES, CONNECTOR_NICE_PAYMENTS
@@ -24,7 +22,13 @@ from .coordinator import CareOnConfigEntry
 from .core import SOURCE_POS, CareOnError, ValidationError, query_objects
 from .core.actions.card_sales import CARD_IMPORT
 from .core.connectors.card_sales import CardSalesFile, read_card_sales
-from .helpers import async_execute, translate_error
+from .forecast import (
+    ATTR_MIN_STAFF,
+    ATTR_ORDERS_PER_STAFF_HOUR,
+    async_staff_plan,
+    staff_plan_service_args,
+)
+from .helpers import as_date, async_check_admin, async_execute, translate_error
 
 if TYPE_CHECKING:
     from .connectors.nice import NiceConnector
@@ -38,23 +42,8 @@ SERVICE_QUERY: Final = "query"
 SERVICE_IMPORT_CARD_SALES: Final = "import_card_sales"
 SERVICE_RECONCILE: Final = "reconcile"
 SERVICE_FETCH_NICE_PAYMENT: Final = "fetch_nice_payment"
-SETUP_SERVICES: Final = frozenset(
-    {"create_object", "update_object", "delete_object", "set_link", "remove_link", "define_type"}
-)
-# Spending the store's money and changing its maintenance plan are the owner's decisions too:
-# a staff account may draft, receive and cancel orders and do the maintenance, but approving an
-# order (or drafting it already approved) and setting an equipment's plan take an administrator.
-# The values are the parameters that make a call an owner's decision (empty: every call).
-ADMIN_PARAMS: Final[Mapping[str, frozenset[str]]] = {
-    **{service: frozenset() for service in SETUP_SERVICES},
-    "approve_purchase_order": frozenset(),
-    # what the store sold and what products it has come from the owner's books
-    "import_card_sales": frozenset(),
-    "resolve_unmapped_product": frozenset(),
-    "auto_reorder": frozenset({"approve"}),
-    "create_purchase_order": frozenset({"approve"}),
-    "schedule_maintenance": frozenset({"interval_days", "runtime_hours"}),
-}
+SERVICE_ADJUST_STAFFING: Final = "adjust_staffing"
+# Who may call what: the admin rule is helpers.async_check_admin's (ADMIN_PARAMS).
 
 # The schemas give calls their shape (lists of mappings, text, booleans). Whether a value is
 # present, known and in range is the engine's to say: its errors are translated and name the
@@ -266,22 +255,9 @@ def _params(call: ServiceCall) -> dict[str, Any]:
     return {key: value for key, value in call.data.items() if key not in _NOT_PARAMS}
 
 
-def _needs_admin(call: ServiceCall) -> bool:
-    """Whether a call changes the store's setup, spends its money or sets a plan."""
-    if (params := ADMIN_PARAMS.get(call.service)) is None:
-        return False
-    return not params or any(
-        (value := call.data.get(param)) is not None and value is not False for param in params
-    )
-
-
 async def _async_check_admin(call: ServiceCall) -> None:
     """Setup, approving purchases and maintenance plans are for administrators."""
-    if call.context.user_id is None or not _needs_admin(call):
-        return  # automations and scripts act for the administrator who wrote them
-    user = await call.hass.auth.async_get_user(call.context.user_id)
-    if user is None or not user.is_admin:
-        raise Unauthorized(context=call.context, permission=POLICY_CONTROL)
+    await async_check_admin(call.hass, call.context, call.service, call.data)
 
 
 async def _async_run_action(call: ServiceCall) -> dict[str, Any]:
@@ -361,15 +337,6 @@ async def _async_import_card_sales(call: ServiceCall) -> dict[str, Any]:
     return {**result.result, "replayed": result.replayed}
 
 
-def _as_date(value: Any, field: str) -> date | None:
-    """A day given as a date or as text (2025-04-20), else a translated error."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str) and (day := dt_util.parse_date(value.strip())) is not None:
-        return day
-    raise translate_error(ValidationError("invalid_type", field=field, expected="date"))
-
-
 def _business_day(day: date, timezone: tzinfo, day_start_hour: int) -> tuple[datetime, datetime]:
     """The store's business day ``day``: from its opening hour to the next day's."""
     start = datetime.combine(day, time(hour=day_start_hour), tzinfo=timezone)
@@ -386,7 +353,7 @@ async def _async_reconcile(call: ServiceCall) -> dict[str, Any]:
         params[ATTR_WINDOW_MINUTES] = window
     # the business day (today's by default), or a period: start and end replace the day's
     # bounds (without a day, one bound alone spans the 24 hours from or to it)
-    if (day := _as_date(call.data.get(ATTR_DATE), ATTR_DATE)) is not None:
+    if (day := as_date(call.data.get(ATTR_DATE), ATTR_DATE)) is not None:
         params[ATTR_START], params[ATTR_END] = _business_day(day, engine.timezone, day_start_hour)
     for bound in (ATTR_START, ATTR_END):
         if (value := call.data.get(bound)) is not None:
@@ -421,7 +388,7 @@ async def _async_fetch_nice_payment(call: ServiceCall) -> dict[str, Any]:
         lookup: dict[str, str] = {"tid": tid}
     elif not (order_id := call.data.get(ATTR_ORDER_ID)):
         raise translate_error(ValidationError("missing_field", field=ATTR_TID))
-    elif (order_date := _as_date(call.data.get(ATTR_ORDER_DATE), ATTR_ORDER_DATE)) is None:
+    elif (order_date := as_date(call.data.get(ATTR_ORDER_DATE), ATTR_ORDER_DATE)) is None:
         raise translate_error(ValidationError("missing_field", field=ATTR_ORDER_DATE))
     else:
         lookup = {"order_id": order_id, "order_date": order_date.isoformat()}
@@ -429,6 +396,24 @@ async def _async_fetch_nice_payment(call: ServiceCall) -> dict[str, Any]:
         return await connector.async_fetch_payment(**lookup)
     except CareOnError as err:
         raise translate_error(err) from err
+
+
+# a staff plan: the day (tomorrow by default) and the assumptions to try instead of the store's
+ADJUST_STAFFING_SCHEMA = vol.Schema(
+    {
+        **BASE_FIELDS,
+        vol.Optional(ATTR_DATE): ANY_VALUE,
+        vol.Optional(ATTR_ORDERS_PER_STAFF_HOUR): ANY_VALUE,
+        vol.Optional(ATTR_MIN_STAFF): ANY_VALUE,
+    }
+)
+
+
+async def _async_adjust_staffing(call: ServiceCall) -> dict[str, Any]:
+    """The staff per hour of a day from the traffic forecast. A suggestion: nothing changes."""
+    entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    plan = await async_staff_plan(call.hass, entry, **staff_plan_service_args(call.data))
+    return plan.as_dict()
 
 
 @callback
@@ -459,5 +444,12 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_QUERY,
         _async_query,
         schema=QUERY_SCHEMA,
+        supports_response=SupportsResponse.ONLY,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_ADJUST_STAFFING,
+        _async_adjust_staffing,
+        schema=ADJUST_STAFFING_SCHEMA,
         supports_response=SupportsResponse.ONLY,
     )
