@@ -47,7 +47,7 @@ from custom_components.careon.core.tables import audit_table
 from custom_components.careon.forecast import async_staff_plan, visitors_per_hour
 from custom_components.careon.vision import VisionEntity, vision_entities, visitor_sensors
 
-from .conftest import TIMEZONE, get_state
+from .conftest import TIMEZONE, async_run_action, async_settle, get_state
 from .test_vision_discovery import vision  # noqa: F401 - the fixture: CareOn Vision discovered
 
 SEOUL = ZoneInfo(TIMEZONE)
@@ -318,6 +318,39 @@ async def test_hourly_refresh(
     assert state.attributes["hour_start"] == "2025-04-22T22:00:00+09:00"
     assert state.attributes["open"] is False
     assert state.state == "0"
+
+
+async def test_store_settings_replan_at_once(
+    hass: HomeAssistant,
+    freezer: FrozenDateTimeFactory,
+    history_store: Path,
+    mock_config_entry: MockConfigEntry,
+) -> None:
+    """The owner changes the orders one person handles and the minimum staff: the sensor
+    follows at once, not at the next hour; a sale (not a setup change) plans nothing new."""
+    freezer.move_to(NOW)
+    await _setup(hass, mock_config_entry)
+    assert get_state(hass, SENSOR).state == "3"  # ceil(5 / 2)
+    history = mock_config_entry.runtime_data.forecast.history
+
+    await async_run_action(
+        hass, mock_config_entry, "place_order", lines=[{"product": "product.croissant"}]
+    )
+    await async_settle(hass)
+    assert mock_config_entry.runtime_data.forecast.history is history
+
+    await async_run_action(
+        hass,
+        mock_config_entry,
+        "update_object",
+        object_id="store.store",
+        properties={"orders_per_staff_hour": 5, "min_staff": 2},
+    )
+    await async_settle(hass)
+    state = get_state(hass, SENSOR)
+    assert state.attributes["orders_per_staff_hour"] == 5
+    assert state.attributes["min_staff"] == 2
+    assert state.state == "2"  # ceil(5 / 5) = 1, but at least 2 while open
 
 
 async def test_adjust_staffing(

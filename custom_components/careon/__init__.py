@@ -30,7 +30,7 @@ from .coordinator import (
 )
 from .core import ActionEngine, ActionResult, StoreAuthError, StoreUnavailableError
 from .forecast import CareOnForecastCoordinator
-from .helpers import ACTION_CONTEXT
+from .helpers import ACTION_CONTEXT, SETUP_ACTIONS
 from .llm_api import async_register_llm_api
 from .maintenance import MaintenanceScheduler
 from .repairs import async_delete_unmapped_issues, async_sync_unmapped_issues
@@ -125,6 +125,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
                 context=context,
             )
         coordinator.async_store_changed(refresh=entry.state is ConfigEntryState.LOADED)
+        if result.action in SETUP_ACTIONS and entry.state is ConfigEntryState.LOADED:
+            # the staffing settings (the Store, its staff) may have changed: plan again
+            entry.async_create_task(hass, forecast.async_request_refresh())
 
     async def _async_close(_: Event) -> None:
         """Home Assistant stops: write the running hours, then let go of the database."""

@@ -27,7 +27,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, FORECAST_HISTORY, LOGGER, STAFF_PLAN_MAX_DAYS_AHEAD
 from .core import ActionEngine, CareOnError, ValidationError
-from .core.forecast import HourlyForecast, forecast_hourly
+from .core.forecast import HourlyForecast, floor_hour, forecast_hourly
 from .core.queries import hourly_orders
 from .core.staffing import (
     StaffHour,
@@ -55,11 +55,6 @@ ATTR_MIN_STAFF = "min_staff"
 # What a staff plan's overrides may be.
 ORDERS_PER_STAFF_HOUR_RANGE = (0.1, 1000.0)
 MIN_STAFF_RANGE = (0, 100)
-
-
-def floor_hour(when: datetime) -> datetime:
-    """The top of the hour containing ``when``, in UTC."""
-    return when.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
