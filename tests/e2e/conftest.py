@@ -568,8 +568,10 @@ async def run() -> AsyncIterator[Run]:
                 },
             )
             await states.wait_for("automation.careon_reorder", lambda s: s == "on", within=30)
-            orders_state = await client.state(f"sensor.{STORE_PREFIX}_orders_today")
-            assert orders_state["state"] == "0", orders_state
+            # adding the Toss Place connector reloads the store: wait for it to be back
+            await states.wait_for(
+                f"sensor.{STORE_PREFIX}_orders_today", lambda s: s == "0", within=30
+            )
 
         vision_config = _vision_config(workdir, broker.port, rtsp.url)
         vision_started = time.monotonic()
