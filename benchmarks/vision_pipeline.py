@@ -55,7 +55,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
-MODEL = ROOT.parent / "shared" / "models" / "pedestrian_ssdlite.onnx"
+MODEL = ROOT / "vision_addon" / "tests" / "data" / "models" / "pedestrian_ssdlite.onnx"
 T0 = 1_795_222_800.0  # 2026-11-22 10:00 Asia/Seoul
 
 

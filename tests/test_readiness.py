@@ -20,7 +20,7 @@ The rest of the readiness suite lives elsewhere (one place per check):
 - tests/test_blueprints.py::test_blueprints_load: every blueprint loaded and validated by Home
   Assistant's blueprint loader;
 - vision_addon/tests/test_addon.py: addons/*/config.yaml and build.yaml against the add-on
-  linter's JSON schemas (../shared/validators/addon-linter) and its other rules. That needs
+  linter's JSON schemas (vision_addon/tests/data/addon-linter) and its other rules. That needs
   jsonschema, which the vision add-on's environment has and Home Assistant's has not (on purpose:
   it is no requirement of the integration), so this module checks the repository-level add-on
   rules that need no schema. scripts/test runs both suites.

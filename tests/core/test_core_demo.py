@@ -15,8 +15,6 @@ from custom_components.careon.core import ActionEngine
 from custom_components.careon.core.demo import DEMO_FILE, _main, load_demo_data, seed_demo_store
 
 ROOT = Path(__file__).parents[2]
-# The design folder is checked out beside the clone (in CI, too): ../shared/data.
-SHARED_DEMO = ROOT.parent / "shared" / "data" / "demo_cafe.yaml"
 
 TYPES = {
     "store": "Store",
@@ -52,16 +50,6 @@ async def _counts(engine: ActionEngine) -> tuple[Counter[str], Counter[str]]:
         ids = [o.id for t in engine.schema.types for o in await ontology.by_type(t)]
         links = Counter(link.link_type for link in await ontology.links_from(ids))
     return +objects, links
-
-
-def test_the_packaged_demo_is_the_shared_one() -> None:
-    assert SHARED_DEMO.is_file(), (
-        f"the shared design folder's demo cafe is missing: expected {SHARED_DEMO} "
-        "(check out the shared folder beside this clone, as ../shared)"
-    )
-    assert DEMO_FILE.read_bytes() == SHARED_DEMO.read_bytes(), (
-        f"{DEMO_FILE.relative_to(ROOT)} differs from {SHARED_DEMO}: copy the shared one"
-    )
 
 
 async def test_seeding_creates_the_whole_cafe_once(engine: ActionEngine, dump) -> None:

@@ -75,7 +75,8 @@ TOSS = {
 }
 SSD_MODEL = Path(
     os.environ.get(
-        "CAREON_TEST_MODEL", ROOT.parent / "shared" / "models" / "pedestrian_ssdlite.onnx"
+        "CAREON_TEST_MODEL",
+        ROOT / "vision_addon" / "tests" / "data" / "models" / "pedestrian_ssdlite.onnx",
     )
 )
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -429,7 +430,7 @@ async def run() -> AsyncIterator[Run]:
     """Bring the whole suite up, play the morning, and keep it running for the tests."""
     for tool, hint in (
         (VISION_PYTHON, "scripts/setup builds the vision environment"),
-        (SSD_MODEL, "the pedestrian model lives in ../shared/models (or set CAREON_TEST_MODEL)"),
+        (SSD_MODEL, "the pedestrian model lives in vision_addon/tests/data/models (or set CAREON_TEST_MODEL)"),
         (VTEST, "install Debian's opencv-doc (scripts/setup)"),
         (E2E / "node_modules" / "playwright-core", "scripts/setup installs playwright-core"),
         (Path("/usr/bin/chromium"), "install Debian's chromium (scripts/setup)"),

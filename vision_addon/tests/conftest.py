@@ -13,6 +13,7 @@ os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "False")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_MODEL = Path(__file__).resolve().parent / "data" / "models" / "pedestrian_ssdlite.onnx"
 VTEST_AVI = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 
 
@@ -24,8 +25,8 @@ def _required_file(path: Path, what: str, how: str) -> Path:
 
 @pytest.fixture(scope="session")
 def ssd_model_path() -> Path:
-    """The real pedestrian SSD model (shared/models beside the checkout, or CAREON_TEST_MODEL)."""
-    default = REPO_ROOT.parent / "shared" / "models" / "pedestrian_ssdlite.onnx"
+    """The real pedestrian SSD model (tests/data/models, or CAREON_TEST_MODEL)."""
+    default = TEST_MODEL
     path = Path(os.environ.get("CAREON_TEST_MODEL", default))
     return _required_file(
         path, "the test model", "set CAREON_TEST_MODEL to pedestrian_ssdlite.onnx"

@@ -1,7 +1,7 @@
 """The add-on manifests pass the add-on linter's schemas and rules, and map onto careon_vision.config.
 
-The schemas are the community add-on linter's (frenck/action-addon-linter), kept beside the checkout
-in shared/validators/addon-linter. Its other rules are encoded here: no key set to its default value,
+The schemas are the community add-on linter's (frenck/action-addon-linter), kept in
+tests/data/addon-linter. Its other rules are encoded here: no key set to its default value,
 no webui together with ingress, no deprecated architectures or obsolete keys.
 """
 
@@ -25,7 +25,7 @@ from careon_vision.config import AppConfig, config_from_mapping
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADDON = REPO_ROOT / "addons" / "careon_vision"
-LINTER = Path(__file__).resolve().parents[3] / "shared" / "validators" / "addon-linter"
+LINTER = Path(__file__).resolve().parent / "data" / "addon-linter"
 
 # The Supervisor's grammar of one option type (supervisor/addons/options.py, RE_SCHEMA_ELEMENT).
 RE_SCHEMA_ELEMENT = re.compile(
@@ -127,7 +127,7 @@ def _linter_schema(name: str) -> dict[str, Any]:
     if not path.is_file():
         pytest.fail(
             f"the add-on linter's schema {path} is missing: the tests need "
-            "shared/validators/addon-linter beside the checkout"
+            "vision_addon/tests/data/addon-linter"
         )
     schema = json.loads(path.read_text(encoding="utf-8"))
     assert isinstance(schema, dict)
