@@ -92,3 +92,42 @@ async def test_a_backup_that_cannot_hold_a_store_lets_go(
         10,
     )
     assert result.result["status"] == "paid"
+
+
+async def test_a_failed_backup_leaves_an_action_s_lock_alone(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Home Assistant runs the post-backup step even after the pre-backup step failed: that
+    step must not free the write lock of an action in flight, or two actions would write at
+    once."""
+    engine = init_integration.runtime_data.engine
+    inside = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def slow_commit(_: object) -> None:
+        inside.set()
+        await go_on.wait()
+
+    engine.before_commit.append(slow_commit)
+    first = asyncio.ensure_future(
+        engine.execute(
+            "place_order", {"lines": [{"product": "product.latte_hot"}]}, actor="t", source="t"
+        )
+    )
+    await asyncio.wait_for(inside.wait(), 10)
+    engine.before_commit.remove(slow_commit)
+
+    await async_post_backup(hass)  # no pre-backup held anything
+    second = asyncio.ensure_future(
+        engine.execute(
+            "place_order", {"lines": [{"product": "product.croissant"}]}, actor="t", source="t"
+        )
+    )
+    await asyncio.sleep(0.2)
+    assert not second.done()  # still waits for the first action's lock
+
+    go_on.set()
+    assert (await asyncio.wait_for(first, 10)).result["status"] == "paid"
+    assert (await asyncio.wait_for(second, 10)).result["status"] == "paid"
+    async with engine.reader() as ontology:
+        assert len(await ontology.by_type("Order")) == 2

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 import json
 from pathlib import Path
 import shutil
 import sqlite3
 import threading
+from typing import Any
+from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
@@ -28,6 +31,7 @@ from custom_components.careon.const import (
     ISSUE_DATABASE_UNREACHABLE,
     SCAN_INTERVAL,
 )
+from custom_components.careon.core import ActionEngine, StoreUnavailableError
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
 from .conftest import ENTRY_ID, async_settle, get_state, postgresql_entry
@@ -66,6 +70,43 @@ async def test_stop_closes_database(hass: HomeAssistant, init_integration: MockC
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
     assert engine.engine.pool.checkedin() == 0
+
+
+async def test_unexpected_setup_error_closes_database(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, demo_store: Path
+) -> None:
+    """A setup that fails after the store was read (an unexpected error, for which Home
+    Assistant runs no unload callbacks) closes the database and polls no more."""
+    opened: list[ActionEngine] = []
+    real_open = ActionEngine.open
+
+    async def open_engine(*args: Any, **kwargs: Any) -> ActionEngine:
+        opened.append(engine := await real_open(*args, **kwargs))
+        return engine
+
+    mock_config_entry.add_to_hass(hass)
+    with (
+        patch.object(ActionEngine, "open", open_engine),
+        patch.object(
+            hass.config_entries,
+            "async_forward_entry_setups",
+            side_effect=RuntimeError("a platform broke"),
+        ),
+    ):
+        assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+    assert _state_of(mock_config_entry) is ConfigEntryState.SETUP_ERROR
+    [engine] = opened
+    assert engine.engine.pool.checkedin() == 0
+    with pytest.raises(StoreUnavailableError):
+        await engine.ping()  # closed: it refuses all work
+    # nothing left scheduled: no 5-minute poll, no forecast hour
+    scheduled = [
+        handle
+        for handle in hass.loop._scheduled  # type: ignore[attr-defined]
+        if not handle.cancelled() and "careon" in repr(handle).lower()
+    ]
+    assert scheduled == []
 
 
 async def test_database_unreachable(
@@ -131,6 +172,47 @@ async def test_database_lost_while_running(
     await hass.async_block_till_done(wait_background_tasks=True)
     assert get_state(hass, REVENUE).state == "0"
     assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
+
+
+async def test_entities_return_soon_after_the_database(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    demo_store: Path,
+    tmp_path: Path,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """While the database is away it is tried again after 2, 5, 10 and then every 20 seconds
+    (not only at the 5-minute scan): the entities are back within 20 s of its return."""
+    coordinator = init_integration.runtime_data.coordinator
+    engine = init_integration.runtime_data.engine
+    saved = tmp_path / "saved.db"
+    await engine._drop_writer()
+    await engine.engine.dispose()
+    shutil.move(demo_store, saved)
+    demo_store.mkdir()
+
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    waits = [coordinator.update_interval]
+    now = dt_util.utcnow()
+    for _ in range(4):
+        wait = coordinator.update_interval
+        assert wait is not None
+        now += wait
+        async_fire_time_changed(hass, now)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        waits.append(coordinator.update_interval)
+        assert get_state(hass, REVENUE).state == STATE_UNAVAILABLE
+        assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is not None
+    assert [w.total_seconds() for w in waits if w is not None] == [2, 5, 10, 20, 20]
+
+    demo_store.rmdir()
+    shutil.move(saved, demo_store)
+    async_fire_time_changed(hass, now + timedelta(seconds=20))
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert get_state(hass, REVENUE).state == "0"
+    assert issue_registry.async_get_issue(DOMAIN, ISSUE_ID) is None
+    assert coordinator.update_interval == SCAN_INTERVAL
 
 
 async def test_events_after_commit(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
-from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import Platform
@@ -17,7 +15,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, snapsh
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.careon.const import DOMAIN
-from custom_components.careon.core import store_snapshot
 from custom_components.careon.sensor import MAX_ALARMS_LISTED
 
 from .conftest import (
@@ -343,37 +340,3 @@ async def test_equipment_follows_object(
         assert hass.states.get(entity_id) is None
     # the items' stock sensors stay
     assert hass.states.get("sensor.careon_cafe_eseupeureso_weondu_stock") is not None
-
-
-async def test_commit_during_a_refresh_is_not_lost(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    """A sale committed while the entities are being read shows up when that refresh ends
-    (the debouncer drops the refresh the sale asks for while one runs)."""
-    engine = init_integration.runtime_data.engine
-    coordinator = init_integration.runtime_data.coordinator
-    reading = asyncio.Event()
-    go_on = asyncio.Event()
-    read = store_snapshot
-
-    async def _slow_snapshot(*args: Any, **kwargs: Any) -> Any:
-        snapshot = await read(*args, **kwargs)
-        if not go_on.is_set():
-            reading.set()
-            await go_on.wait()
-        return snapshot
-
-    with patch("custom_components.careon.coordinator.store_snapshot", _slow_snapshot):
-        refresh = hass.async_create_task(coordinator.async_request_refresh())
-        await reading.wait()
-        # the read is done but not yet handed to the entities: sell now
-        await engine.execute(
-            "place_order",
-            {"lines": [{"product": "product.americano_hot"}]},
-            actor="test",
-            source="service",
-        )
-        go_on.set()
-        await refresh
-    assert get_state(hass, "sensor.careon_cafe_orders_today").state == "1"
-    assert get_state(hass, "sensor.careon_cafe_revenue_today").state == "4500"

@@ -84,10 +84,21 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
 
     coordinator = CareOnDataUpdateCoordinator(hass, entry, engine)
     try:
-        await coordinator.async_config_entry_first_refresh()
-    except (ConfigEntryNotReady, ConfigEntryAuthFailed):
-        await engine.close()
+        await _async_setup_store(hass, entry, coordinator)
+    except BaseException:
+        # Home Assistant runs no unload callbacks after an unexpected error: stop polling and
+        # close the database here, whatever went wrong.
+        await coordinator.async_close()
         raise
+    return True
+
+
+async def _async_setup_store(
+    hass: HomeAssistant, entry: CareOnConfigEntry, coordinator: CareOnDataUpdateCoordinator
+) -> None:
+    """Read the store, then start its entities, schedules and connectors."""
+    engine = coordinator.engine
+    await coordinator.async_config_entry_first_refresh()
     runtime = EquipmentRuntimeTracker(hass, entry, coordinator)
     maintenance = MaintenanceScheduler(hass, entry, coordinator)
     connectors = CareOnConnectors.from_entry(hass, entry, engine)
@@ -161,7 +172,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     connectors.async_start()
     # the forecast is read again at the top of every hour
     forecast.async_start()
-    return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bool:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HassJob, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.debounce import Debouncer
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
@@ -41,9 +43,9 @@ if TYPE_CHECKING:
     from .runtime import EquipmentRuntimeTracker
 
 
-# How often one refresh reads again when actions keep committing during its reads (the next
-# refresh, asked for by those commits, picks up the rest).
-MAX_REREADS = 3
+# While the database cannot be reached, the store is read again after these many seconds (then
+# every last one) instead of after the 5-minute scan: the entities come back soon after it does.
+RETRY_INTERVALS: tuple[float, ...] = (2, 5, 10, 20)
 
 
 @dataclass(kw_only=True)
@@ -85,26 +87,77 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
             entry.options.get(CONF_DAY_START_HOUR, DEFAULT_DAY_START_HOUR)
         )
         self.business_day_start: datetime | None = None
-        # Actions committed so far: a refresh that saw one land during its read reads again.
+        # Committed actions so far, and how many of them the data shown was read after.
         self._commits = 0
+        self._commits_read = 0
+        # One read at a time, so that a read never overwrites a later one's data.
+        self._read_lock = asyncio.Lock()
+        # Refreshing after commits: one refresh running or due at a time, at most one started
+        # per cooldown.
+        self._change_refresh_running = False
+        self._change_refresh_due: CALLBACK_TYPE | None = None
+        self._next_change_refresh = 0.0
+        self._failures = 0
+        self._closed = False
 
     @callback
     def async_store_changed(self, *, refresh: bool = True) -> None:
-        """An action committed: read the store again (bursts fold into one refresh)."""
+        """An action committed: read the store again (bursts fold into one refresh a
+        cooldown)."""
         self._commits += 1
         if refresh:
-            self.config_entry.async_create_task(self.hass, self.async_request_refresh())
+            self._async_schedule_change_refresh()
+
+    @callback
+    def _async_schedule_change_refresh(self) -> None:
+        """Refresh now, or when the cooldown since the last refresh ends.
+
+        Home Assistant's debouncer drops a request that arrives while its refresh runs, which
+        loses a commit landing after that refresh's read; here a refresh that ends with commits
+        it did not read schedules the next one itself.
+        """
+        if self._closed or self._change_refresh_running or self._change_refresh_due:
+            return
+        delay = self._next_change_refresh - self.hass.loop.time()
+        if delay > 0:
+            self._change_refresh_due = async_call_later(
+                self.hass,
+                delay,
+                HassJob(self._async_change_refresh_due, cancel_on_shutdown=True),
+            )
+        else:
+            self._async_start_change_refresh()
+
+    @callback
+    def _async_change_refresh_due(self, _now: datetime) -> None:
+        self._change_refresh_due = None
+        self._async_start_change_refresh()
+
+    @callback
+    def _async_start_change_refresh(self) -> None:
+        self._change_refresh_running = True
+        self._next_change_refresh = self.hass.loop.time() + REFRESH_COOLDOWN
+        self.config_entry.async_create_task(
+            self.hass, self._async_change_refresh(), name=f"{self.name} change refresh"
+        )
+
+    async def _async_change_refresh(self) -> None:
+        try:
+            await self.async_refresh()
+        finally:
+            self._change_refresh_running = False
+        # Commits that landed after the read began (during it, after it, while the listeners
+        # ran) are read by the next refresh. A failed read is retried on RETRY_INTERVALS.
+        if self.last_update_success and self._commits != self._commits_read:
+            self._async_schedule_change_refresh()
 
     async def _async_update_data(self) -> StoreSnapshot:
         """Read products, stock and today's sales in one transaction."""
-        for _ in range(MAX_REREADS):
+        async with self._read_lock:
             commits = self._commits
             snapshot = await self._async_read()
-            if self._commits == commits:
-                break
-            # An action committed during the read, and the debouncer dropped the refresh it
-            # asked for (one was running): read again rather than show the older state.
-        return snapshot
+            self._commits_read = commits
+            return snapshot
 
     async def _async_read(self) -> StoreSnapshot:
         now = dt_util.utcnow()
@@ -126,12 +179,19 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
             ) from err
         except StoreUnavailableError as err:
             async_create_database_issue(self.hass, self.config_entry, err)
+            # read again soon, and back off while the database stays away
+            self.update_interval = timedelta(
+                seconds=RETRY_INTERVALS[min(self._failures, len(RETRY_INTERVALS) - 1)]
+            )
+            self._failures += 1
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.translation_key,
                 translation_placeholders=err.placeholders,
             ) from err
         async_delete_database_issue(self.hass, self.config_entry)
+        self._failures = 0
+        self.update_interval = SCAN_INTERVAL
         self.business_day_start = dt_util.parse_datetime(
             day_bounds(now, self.engine.timezone, self.day_start_hour)[0]
         )
@@ -139,6 +199,10 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
 
     async def async_close(self) -> None:
         """Stop refreshing and close the database (after the work in flight)."""
+        self._closed = True
+        if self._change_refresh_due is not None:
+            self._change_refresh_due()
+            self._change_refresh_due = None
         await self.async_shutdown()
         await self.engine.close()
 

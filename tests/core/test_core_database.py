@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 import socket
 import subprocess
+import threading
 from typing import Any
 
 import pytest
@@ -543,5 +544,27 @@ async def test_sqlalchemys_own_sqlite_adapter_is_the_fallback(
         assert [order.id for order in orders] == [sale.result["order_id"]]
         assert milk is not None
         assert milk.get("on_hand") == 18000 - 200
+    finally:
+        await engine.close()
+
+
+def test_the_one_trip_adapter_fits_the_installed_libraries() -> None:
+    """The SQLAlchemy and aiosqlite this Home Assistant ships get the fast adapter: a quiet
+    fallback to SQLAlchemy's own would slow every action down."""
+    assert sqlite_driver.SUPPORTED
+    assert sqlite_driver.one_trip_dbapi() is not None
+
+
+async def test_sqlite_connection_threads_are_daemons(tmp_path: Path) -> None:
+    """Each connection's worker thread is a daemon (aiosqlite before and after 0.22): a store
+    left open never holds up the interpreter's exit."""
+    before = set(threading.enumerate())
+    engine = await ActionEngine.open(sqlite_url(tmp_path / "daemon.db"))
+    try:
+        async with engine.reader() as ontology:
+            await ontology.get("")
+        started = set(threading.enumerate()) - before
+        assert started
+        assert all(thread.daemon for thread in started)
     finally:
         await engine.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+import copy
 import os
 from pathlib import Path
 import subprocess
@@ -12,7 +13,7 @@ from typing import Any
 import pytest
 
 from custom_components.careon.core import ActionEngine
-from custom_components.careon.core.demo import DEMO_FILE, _main, load_demo_data, seed_demo_store
+from custom_components.careon.core.demo import _main, load_demo_data, seed_demo_store
 
 ROOT = Path(__file__).parents[2]
 
@@ -27,8 +28,11 @@ TYPES = {
 }
 
 
+DEMO_DATA = load_demo_data()  # at import, not in the tests' event loop
+
+
 def _expected_counts() -> tuple[Counter[str], Counter[str]]:
-    data = load_demo_data()
+    data = DEMO_DATA
     objects = Counter({TYPES[key]: 1 if key == "store" else len(data[key]) for key in TYPES})
     links = Counter(
         {
@@ -113,7 +117,7 @@ async def _links(engine: ActionEngine, object_id: str) -> list[Any]:
 
 
 async def test_demo_data_can_be_trimmed_for_a_test(engine: ActionEngine) -> None:
-    data = load_demo_data()
+    data = copy.deepcopy(DEMO_DATA)
     small = {
         "store": {"name": "작은 가게", "timezone": "Asia/Seoul"},
         "zones": data["zones"][:1],

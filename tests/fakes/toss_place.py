@@ -107,6 +107,8 @@ from custom_components.careon.core.demo import load_demo_data
 
 from .server import FakeServer
 
+# read once, at import: the fake answers inside an event loop
+DEMO_DATA = load_demo_data()
 PREFIX = "/api-public/openapi/v1"
 KOREA = ZoneInfo("Asia/Seoul")
 ISSUERS = ("신한", "KB국민", "삼성", "현대", "롯데", "BC", "하나", "우리", "NH농협")
@@ -196,7 +198,7 @@ class FakeTossPlace(FakeServer[RecordedRequest]):
         self._event_seq = itertools.count(1)
         self._last_stamp: dict[str, float] = {}
 
-        data = menu if menu is not None else load_demo_data()
+        data = menu if menu is not None else copy.deepcopy(DEMO_DATA)
         self.store_name: str = data.get("store", {}).get("name", "Toss Place cafe")
         categories = sorted({product["category"] for product in data["products"]})
         category_codes = {title: f"CAT-{index:02d}" for index, title in enumerate(categories, 1)}

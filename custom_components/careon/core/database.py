@@ -9,6 +9,7 @@ from pathlib import Path
 import secrets
 from typing import Any
 
+from asyncpg.exceptions import InvalidAuthorizationSpecificationError
 import orjson
 from sqlalchemy import (
     JSON,
@@ -30,6 +31,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from .errors import StoreAuthError, StoreUnavailableError
+from .postgres_tls import postgres_tls
 from .sqlite_driver import OneTripConnection, one_trip_dbapi
 from .tables import ORDER_PLACED_AT_SQL, meta_table, property_sql
 
@@ -318,14 +320,28 @@ def create_engine(url: str | URL) -> AsyncEngine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(
+    parsed, tls = postgres_tls(parsed)
+    engine = create_async_engine(
         parsed,
         **JSON_CODEC,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        connect_args={"timeout": 10, "command_timeout": 30},
+        # a ready-made context (or False): asyncpg builds none in the event loop
+        connect_args={"timeout": 10, "command_timeout": 30, "ssl": tls.context or False},
     )
+    if tls.context is not None and tls.plain_if_refused:
+
+        @event.listens_for(engine.sync_engine, "do_connect")
+        def _connect(dialect: Any, _record: Any, cargs: list[Any], cparams: dict[str, Any]) -> Any:
+            # sslmode prefer/allow: a server that has no TLS, or whose pg_hba.conf admits
+            # this client only without it, is talked to in plain text (as libpq does)
+            try:
+                return dialect.connect(*cargs, **cparams)
+            except (ConnectionError, InvalidAuthorizationSpecificationError):
+                return dialect.connect(*cargs, **{**cparams, "ssl": False})
+
+    return engine
 
 
 async def open_database(url: str) -> AsyncEngine:

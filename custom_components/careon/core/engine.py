@@ -156,6 +156,9 @@ class ActionEngine:
         # of the pool for every action costs more than most actions' statements.
         self._writer: AsyncConnection | None = None
         self._committing = False
+        # True while a backup holds the write lock: only then may release_writes let it go
+        # (otherwise it could free the lock of an action in flight).
+        self._held_for_backup = False
         self._listeners: list[Listener] = []
         # Run inside the transaction after an action's effects and before its commit; raising
         # aborts the action and leaves the database as it was.
@@ -230,10 +233,13 @@ class ActionEngine:
             if isinstance(err, DBAPIError | OSError):
                 raise StoreUnavailableError(err) from err
             raise
+        self._held_for_backup = True
 
     def release_writes(self) -> None:
-        """Let actions run again after ``hold_writes``."""
-        if self._write_lock.locked():
+        """Let actions run again after ``hold_writes``; nothing to do when no backup holds
+        the writes (a failed or missing ``hold_writes``)."""
+        if self._held_for_backup:
+            self._held_for_backup = False
             self._write_lock.release()
 
     async def _writer_connection(self) -> AsyncConnection:

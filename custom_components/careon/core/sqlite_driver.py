@@ -4,13 +4,16 @@ SQLAlchemy's aiosqlite adapter makes three or four trips to aiosqlite's worker t
 every statement (open a cursor, execute, fetch, close); each trip costs tens of microseconds
 of thread hand-off, which dominates a small action. This adapter runs the whole statement in
 one trip, and sends a transaction's BEGIN along with its first statement. It relies on
-aiosqlite's ``Connection._execute`` (aiosqlite is pinned in the manifest).
+aiosqlite's ``Connection._execute`` and on the slots of SQLAlchemy's adapted cursor (aiosqlite is
+pinned in the manifest; tests/core/test_core_database.py checks that the Home Assistant versions
+CareOn supports, with their SQLAlchemy, get this adapter).
 """
 
 from __future__ import annotations
 
 from collections import deque
 import sqlite3
+from threading import Thread
 from typing import Any
 
 import aiosqlite
@@ -136,7 +139,14 @@ class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
         """Open an aiosqlite connection (a daemon thread) and adapt it."""
         kwargs.pop("async_fallback", None)
         connection = aiosqlite.connect(*args, **kwargs)
-        connection.daemon = True
+        # A daemon, as SQLAlchemy's own adapter makes it: a store left open never holds up the
+        # interpreter's exit. Before aiosqlite 0.22 the connection is its worker thread; from
+        # 0.22 on it holds one.
+        thread = (
+            connection if isinstance(connection, Thread) else getattr(connection, "_thread", None)
+        )
+        if isinstance(thread, Thread):
+            thread.daemon = True
         return OneTripConnection(self, await_only(connection))
 
 
