@@ -193,9 +193,10 @@ async def seed_demo_store(engine: ActionEngine, data: Mapping[str, Any] | None =
 
 async def _main(target: str) -> None:
     url = target if "://" in target else sqlite_url(Path(target).resolve())
-    engine = await ActionEngine.open(url, timezone=load_demo_data()["store"]["timezone"])
+    data = await asyncio.to_thread(load_demo_data)  # a file: off the event loop
+    engine = await ActionEngine.open(url, timezone=data["store"]["timezone"])
     try:
-        created = await seed_demo_store(engine)
+        created = await seed_demo_store(engine, data)
     finally:
         await engine.close()
     print(f"Demo cafe ready: {created} objects created")  # noqa: T201 - a command-line tool
