@@ -34,7 +34,13 @@ from custom_components.careon.const import (
 from custom_components.careon.core import ActionEngine, StoreUnavailableError
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
-from .conftest import ENTRY_ID, async_settle, get_state, postgresql_entry
+from .conftest import (
+    ENTRY_ID,
+    async_settle,
+    get_state,
+    is_sqlite_connection_thread,
+    postgresql_entry,
+)
 
 ISSUE_ID = f"{ISSUE_DATABASE_UNREACHABLE}_{ENTRY_ID}"
 REVENUE = "sensor.careon_cafe_revenue_today"
@@ -47,18 +53,20 @@ def _state_of(entry: MockConfigEntry) -> ConfigEntryState:
 
 def _sqlite_threads() -> list[threading.Thread]:
     """aiosqlite runs each connection in a thread of its own."""
-    return [thread for thread in threading.enumerate() if "aiosqlite" in repr(thread.run)]
+    return [thread for thread in threading.enumerate() if is_sqlite_connection_thread(thread)]
 
 
 async def test_load_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """The entry loads; unloading closes the database (no connection thread is left)."""
     assert init_integration.state is ConfigEntryState.LOADED
     assert get_state(hass, REVENUE).state == "0"
+    threads = _sqlite_threads()
+    assert threads  # the store's open connections
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert _state_of(init_integration) is ConfigEntryState.NOT_LOADED
     assert get_state(hass, REVENUE).state == STATE_UNAVAILABLE
-    for thread in _sqlite_threads():
+    for thread in threads:
         thread.join(timeout=5)
         assert not thread.is_alive()
 

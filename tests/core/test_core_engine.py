@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from custom_components.careon.core import (
     ActionContext,
@@ -23,6 +22,7 @@ from custom_components.careon.core import (
     ValidationError,
 )
 from custom_components.careon.core.actions import ACTIONS
+from custom_components.careon.core.database import create_engine
 from custom_components.careon.core.engine import SCHEMA_EXTENSIONS_KEY
 from custom_components.careon.core.fields import Field
 from custom_components.careon.core.tables import audit_table, meta_table
@@ -550,7 +550,7 @@ async def test_an_object_changed_on_every_attempt_ends_in_concurrent_update(
     still protects the store from everything else that writes its tables. SQLite cannot have
     this race: its writer holds the whole file from BEGIN IMMEDIATE on.
     """
-    outside = create_async_engine(cafe_url, isolation_level="AUTOCOMMIT")
+    outside = create_engine(cafe_url).execution_options(isolation_level="AUTOCOMMIT")
     attempts: list[int] = []
 
     async def touch_then_write(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -694,7 +694,7 @@ async def test_a_stored_schema_extension_this_version_cannot_build_does_not_open
     await act(engine, "define_type", object_type="Table", properties={"seats": {"kind": "integer"}})
     await engine.close()
     # a newer CareOn stored a property kind this version does not know
-    raw = create_async_engine(db_url)
+    raw = create_engine(db_url)
     try:
         async with raw.begin() as conn:
             await conn.execute(
