@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     from .runtime import EquipmentRuntimeTracker
 
 
+# How often one refresh reads again when actions keep committing during its reads (the refresh
+# after it reads the rest).
+MAX_REREADS = 3
 # While the database cannot be reached, the store is read again after these many seconds (then
 # every last one) instead of after the 5-minute scan: the entities come back soon after it does.
 RETRY_INTERVALS: tuple[float, ...] = (2, 5, 10, 20)
@@ -154,8 +157,13 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
     async def _async_update_data(self) -> StoreSnapshot:
         """Read products, stock and today's sales in one transaction."""
         async with self._read_lock:
-            commits = self._commits
-            snapshot = await self._async_read()
+            for _ in range(MAX_REREADS):
+                commits = self._commits
+                snapshot = await self._async_read()
+                if self._commits == commits:
+                    break
+                # An action committed during the read: read again rather than hand the
+                # listeners (the maintenance timer among them) a state older than it.
             self._commits_read = commits
             return snapshot
 
