@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -56,14 +57,44 @@ def _sqlite_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if is_sqlite_connection_thread(thread)]
 
 
+def _is_careon(thing: object) -> bool:
+    """Whether ``thing`` (a callback, a bound method's object, a job) is CareOn's."""
+    for candidate in (thing, getattr(thing, "__self__", None), getattr(thing, "target", None)):
+        if candidate is None:
+            continue
+        module = getattr(candidate, "__module__", None) or type(candidate).__module__
+        if module.startswith("custom_components.careon"):
+            return True
+        if (owner := getattr(candidate, "__self__", None)) is not None and type(
+            owner
+        ).__module__.startswith("custom_components.careon"):
+            return True
+    return False
+
+
+def _careon_timers(hass: HomeAssistant) -> list[asyncio.TimerHandle]:
+    """The event loop's pending timers that call into CareOn."""
+    return [
+        handle
+        for handle in hass.loop._scheduled  # type: ignore[attr-defined]
+        if not handle.cancelled()
+        and any(
+            _is_careon(thing)
+            for thing in (handle._callback, *(handle._args or ()))  # type: ignore[attr-defined]
+        )
+    ]
+
+
 async def test_load_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """The entry loads; unloading closes the database (no connection thread is left)."""
     assert init_integration.state is ConfigEntryState.LOADED
     assert get_state(hass, REVENUE).state == "0"
     threads = _sqlite_threads()
     assert threads  # the store's open connections
+    assert _careon_timers(hass)  # the 5-minute poll, the forecast's hour, ...
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
+    assert _careon_timers(hass) == []
     assert _state_of(init_integration) is ConfigEntryState.NOT_LOADED
     assert get_state(hass, REVENUE).state == STATE_UNAVAILABLE
     for thread in threads:
@@ -108,13 +139,8 @@ async def test_unexpected_setup_error_closes_database(
     assert engine.engine.pool.checkedin() == 0
     with pytest.raises(StoreUnavailableError):
         await engine.ping()  # closed: it refuses all work
-    # nothing left scheduled: no 5-minute poll, no forecast hour
-    scheduled = [
-        handle
-        for handle in hass.loop._scheduled  # type: ignore[attr-defined]
-        if not handle.cancelled() and "careon" in repr(handle).lower()
-    ]
-    assert scheduled == []
+    # nothing of CareOn's left scheduled: no 5-minute poll, no forecast hour
+    assert _careon_timers(hass) == []
 
 
 async def test_database_unreachable(
