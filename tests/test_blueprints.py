@@ -23,7 +23,6 @@ from homeassistant.components import persistent_notification
 from homeassistant.components.automation import DOMAIN as AUTOMATION_DOMAIN
 from homeassistant.components.automation.helpers import async_get_blueprints
 from homeassistant.components.blueprint import Blueprint
-from homeassistant.components.script import ATTR_CUR
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     ENTITY_MATCH_ALL,
@@ -215,8 +214,9 @@ async def _spin(rounds: int = 100) -> None:
 async def _idle(hass: HomeAssistant, automation: str) -> None:
     """Wait until an automation has no run left (running or queued)."""
     await _spin()
+    # "current": the runs in progress (script.ATTR_CUR up to 2025.x, an enum member since)
     await _until(
-        lambda: get_state(hass, automation).attributes.get(ATTR_CUR, 0) == 0, f"{automation} idle"
+        lambda: get_state(hass, automation).attributes.get("current", 0) == 0, f"{automation} idle"
     )
 
 

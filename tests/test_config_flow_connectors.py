@@ -11,6 +11,7 @@ from typing import Any
 
 from homeassistant.components import webhook
 from homeassistant.config_entries import (
+    SOURCE_RECONFIGURE,
     SOURCE_USER,
     ConfigEntryState,
     ConfigSubentry,
@@ -97,6 +98,17 @@ def _nice_input(fake: FakeNice, **changes: str) -> dict[str, str]:
 async def _start(hass: HomeAssistant, entry: MockConfigEntry, connector: str) -> Any:
     return await hass.config_entries.subentries.async_init(
         (entry.entry_id, connector), context={"source": SOURCE_USER}
+    )
+
+
+async def _start_subentry_reconfigure(
+    hass: HomeAssistant, entry: MockConfigEntry, connector: str, subentry_id: str
+) -> Any:
+    """Reconfigure a connector as the frontend does (MockConfigEntry's helper for it changed its
+    arguments between pytest-homeassistant-custom-component releases)."""
+    return await hass.config_entries.subentries.async_init(
+        (entry.entry_id, connector),
+        context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry_id},
     )
 
 
@@ -225,7 +237,7 @@ async def test_reconfigure_toss_place(
     entry = await async_setup_store(hass, store_entry(demo_store, [toss_subentry(fake_toss)]))
     sub_id = subentry_id(entry, CONNECTOR_TOSS_PLACE)
     old_connector = entry.runtime_data.connectors.toss_place
-    result = await entry.start_subentry_reconfigure_flow(hass, CONNECTOR_TOSS_PLACE, sub_id)
+    result = await _start_subentry_reconfigure(hass, entry, CONNECTOR_TOSS_PLACE, sub_id)
     assert result["step_id"] == "reconfigure"
     webhook_id = entry.subentries[sub_id].data[CONF_WEBHOOK_ID]
     assert result["description_placeholders"]["webhook_url"].endswith(webhook_id)
@@ -350,7 +362,7 @@ async def test_reconfigure_nice_payments(
     entry = await async_setup_store(hass, store_entry(demo_store, [nice_subentry(fake_nice)]))
     sub_id = subentry_id(entry, CONNECTOR_NICE_PAYMENTS)
     fake_nice.client_key = "S2_other-client-key"
-    result = await entry.start_subentry_reconfigure_flow(hass, CONNECTOR_NICE_PAYMENTS, sub_id)
+    result = await _start_subentry_reconfigure(hass, entry, CONNECTOR_NICE_PAYMENTS, sub_id)
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _nice_input(fake_nice)
     )

@@ -186,18 +186,19 @@ async def _import_visitors(
         total += per_hour.get(local.hour, 0)
         if local.date() != skip:
             rows.append(StatisticData(start=hour, state=total, sum=total))
-    async_import_statistics(
-        hass,
-        StatisticMetaData(
-            mean_type=StatisticMeanType.NONE,
-            has_sum=True,
-            name=None,
-            source="recorder",
-            statistic_id=entity_id,
-            unit_of_measurement="visitors",
-        ),
-        rows,
+    metadata = StatisticMetaData(
+        mean_type=StatisticMeanType.NONE,
+        has_sum=True,
+        name=None,
+        source="recorder",
+        statistic_id=entity_id,
+        unit_of_measurement="visitors",
     )
+    if "unit_class" in StatisticMetaData.__annotations__:
+        # Newer Home Assistant names the unit's converter (2026.11 requires it; none for visitors);
+        # 2025.4 has no such field (its recorder refuses one).
+        metadata["unit_class"] = None  # type: ignore[typeddict-unknown-key,unused-ignore]
+    async_import_statistics(hass, metadata, rows)
     await async_wait_recording_done(hass)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 import dataclasses
+import inspect
 import json
 from pathlib import Path
 import shutil
@@ -20,11 +21,16 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import chat_session, entity_registry as er, llm
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from sqlalchemy import select
 import voluptuous as vol
-from voluptuous_openapi import UNSUPPORTED, convert
+
+try:  # Home Assistant 2026.11+: probatio replaced voluptuous, and converts tools for agents
+    from probatio import UNSUPPORTED, to_openapi as convert
+except ImportError:  # older Home Assistant: voluptuous-openapi
+    from voluptuous_openapi import UNSUPPORTED, convert
 
 from custom_components.careon.const import LLM_API_ID, SOURCE_ASSISTANT
 from custom_components.careon.core import StoreObject
@@ -62,8 +68,17 @@ CONFIRMED_TOOLS = {
 }
 
 
+def _new[T](cls: type[T], **fields: Any) -> T:
+    """One of Home Assistant's dataclasses, given the fields this version of it has: the
+    supported versions differ (LLMContext lost ``user_prompt`` and gained ``agent_id`` in 2026.x,
+    ConversationInput gained ``satellite_id``)."""
+    names = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    return cls(**{name: value for name, value in fields.items() if name in names})
+
+
 def _llm_context(user_id: str | None = None) -> llm.LLMContext:
-    return llm.LLMContext(
+    return _new(
+        llm.LLMContext,
         platform=PLATFORM,
         context=Context(user_id=user_id),
         user_prompt="help me run the cafe",
@@ -81,7 +96,20 @@ async def _call(api: llm.APIInstance, tool: str, **args: Any) -> dict[str, Any]:
     result = await api.async_call_tool(llm.ToolInput(tool_name=tool, tool_args=args))
     await async_settle(api.api.hass)
     # what a conversation agent sends the model back must be JSON
-    return dict(json.loads(json.dumps(result)))
+    return dict(json.loads(json.dumps(_data(result))))
+
+
+def _data(result: Any) -> Any:
+    """What the model reads of a tool's answer: 2026.x wraps it in an llm.ToolResult."""
+    return getattr(result, "data", result)
+
+
+def _content_data(content: ToolResultContent) -> Any:
+    """What the model reads of a tool's answer in a ChatLog: 2026.x keeps the llm.ToolResult in
+    ``result`` (``tool_result`` is deprecated there), 2025.x the data in ``tool_result``."""
+    if (result := getattr(content, "result", None)) is not None:
+        return _data(result)
+    return content.tool_result
 
 
 async def _audit(entry: MockConfigEntry) -> list[Any]:
@@ -109,6 +137,10 @@ async def test_api_listed_with_tools_and_prompt(
 ) -> None:
     """The API is offered next to Assist; one store: no store argument; every schema converts
     to the OpenAPI form agents send models."""
+    # Assist's API comes with conversation (2026.x: through the llm integration it depends on),
+    # which needs the core's exposed entities
+    assert await async_setup_component(hass, "homeassistant", {})
+    assert await async_setup_component(hass, "conversation", {})
     apis = {api.id: api for api in llm.async_get_apis(hass)}
     assert llm.LLM_API_ASSIST in apis
     assert apis[LLM_API_ID].name == API_NAME == "CareOn store"
@@ -727,7 +759,8 @@ async def test_same_rule_as_a_person(
     system_api = await llm.async_get_api(
         hass,
         LLM_API_ID,
-        llm.LLMContext(
+        _new(
+            llm.LLMContext,
             platform=PLATFORM,
             context=None,
             user_prompt=None,
@@ -802,16 +835,22 @@ async def test_chat_log_tool_calls(
     """Through a conversation ChatLog: the API's prompt joins the system prompt; tool results
     and errors come back as content a model reads ({"error", "error_text"} in English)."""
     entry = init_integration
-    user_input = ConversationInput(
+    user_input = _new(
+        ConversationInput,
         text="라떼 두 잔 팔았어",
         context=Context(user_id=hass_admin_user.id),
         conversation_id=None,
         device_id=None,
+        satellite_id=None,
         language="ko",
         agent_id="conversation.test_agent",
     )
+    # the session's owner: the user's context (2026.x asks for it; 2025.x takes none)
+    owner: dict[str, Any] = {}
+    if "context" in inspect.signature(chat_session.async_get_chat_session).parameters:
+        owner["context"] = user_input.context
     with (
-        chat_session.async_get_chat_session(hass) as session,
+        chat_session.async_get_chat_session(hass, **owner) as session,
         async_get_chat_log(hass, session, user_input) as chat_log,
     ):
         await chat_log.async_update_llm_data(
@@ -844,20 +883,20 @@ async def test_chat_log_tool_calls(
             results[content.tool_call_id] = content
         await async_settle(hass)
 
-        unconfirmed = results["unconfirmed"].tool_result
+        unconfirmed = _content_data(results["unconfirmed"])
         assert unconfirmed["error"] == "ServiceValidationError"
         assert str(unconfirmed["error_text"]).startswith("place_order was not run: it would ")
         assert "10,000 won" in str(unconfirmed["error_text"])
-        unknown = results["unknown"].tool_result
+        unknown = _content_data(results["unknown"])
         assert unknown["error"] == "ServiceValidationError"
         assert str(unknown["error_text"]).startswith('lines[0].product: no Product matches "라떼"')
         assert "카페라떼 (HOT) (product.latte_hot)" in str(unknown["error_text"])
-        invalid = results["invalid"].tool_result
+        invalid = _content_data(results["invalid"])
         assert invalid["error"] == "MultipleInvalid"
         assert "qty" in str(invalid["error_text"])
-        status = results["status"].tool_result
+        status = _content_data(results["status"])
         assert status["orders_today"] == 0
-        json.dumps([result.tool_result for result in results.values()])
+        json.dumps([_content_data(result) for result in results.values()])
 
         # the model recovers: asks the user, then confirms
         async for content in chat_log.async_add_assistant_content(
@@ -872,7 +911,7 @@ async def test_chat_log_tool_calls(
                 ],
             )
         ):
-            assert content.tool_result["success"] is True
+            assert _content_data(content)["success"] is True
         await async_settle(hass)
     sold = [row for row in await _audit(entry) if row.source == SOURCE_ASSISTANT]
     assert [(row.action, row.actor) for row in sold] == [
@@ -938,8 +977,8 @@ async def test_repeated_tool_call_counted_once(
         tool_name="place_order",
         tool_args={"lines": [{"product": "croissant", "qty": 1}], "confirm": True},
     )
-    first = await admin_api.async_call_tool(call)
-    second = await admin_api.async_call_tool(call)
+    first = _data(await admin_api.async_call_tool(call))
+    second = _data(await admin_api.async_call_tool(call))
     await async_settle(hass)
     assert first["replayed"] is False
     assert second["replayed"] is True

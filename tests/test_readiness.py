@@ -48,6 +48,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.generated.countries import COUNTRIES
 from homeassistant.helpers import config_validation as cv, selector
 from homeassistant.helpers.service import async_get_all_descriptions
+from homeassistant.helpers.translation import async_get_translations
 import homeassistant.loader
 from homeassistant.loader import async_get_integration
 from homeassistant.util.yaml import load_yaml_dict
@@ -91,6 +92,17 @@ def _schema_problems(schema: Callable[[Any], Any], data: Any) -> list[str]:
     return []
 
 
+# Home Assistant 2026.11 validates with probatio, which it installs as `voluptuous` (hassfest's
+# schemas too); 2025.x with voluptuous. The rules are the same; the words differ. A mistake is
+# expected in the words of the Home Assistant under test.
+PROBATIO: Final = vol.__name__.split(".")[0] == "probatio"
+
+
+def _invalid(voluptuous: str, probatio: str) -> str:
+    """The schema engine's message for one mistake: voluptuous's words or probatio's."""
+    return probatio if PROBATIO else voluptuous
+
+
 def _valid_version(value: str) -> bool:
     try:
         AwesomeVersion(value, ensure_strategy=STRICT_VERSIONS)
@@ -113,8 +125,22 @@ def _pins(text: str) -> dict[str, str]:
     return pins
 
 
-TEST_PINS: Final = _pins((ROOT / "requirements_test.txt").read_text(encoding="utf-8"))
-PINNED_HA: Final = TEST_PINS["homeassistant"]
+# The tests run on two Home Assistants, each pinned in its own file (scripts/setup): the oldest
+# one CareOn supports (requirements_test.txt) and the current one (requirements_test_current.txt).
+OLDEST_REQUIREMENTS: Final = "requirements_test.txt"
+CURRENT_REQUIREMENTS: Final = "requirements_test_current.txt"
+# What hacs.json may ask for at most: the oldest Home Assistant the tests run.
+PINNED_HA: Final = _pins((ROOT / OLDEST_REQUIREMENTS).read_text(encoding="utf-8"))["homeassistant"]
+# The pins of the environment under test: the file that pins the running Home Assistant.
+TESTED_REQUIREMENTS: Final = next(
+    (
+        name
+        for name in (OLDEST_REQUIREMENTS, CURRENT_REQUIREMENTS)
+        if _pins((ROOT / name).read_text(encoding="utf-8")).get("homeassistant") == HA_VERSION
+    ),
+    OLDEST_REQUIREMENTS,
+)
+TEST_PINS: Final = _pins((ROOT / TESTED_REQUIREMENTS).read_text(encoding="utf-8"))
 
 
 # --- repository layout (HACS) --------------------------------------------------------------------
@@ -288,7 +314,8 @@ def check_hacs_json(
 
 
 def test_hacs_json() -> None:
-    assert HA_VERSION == PINNED_HA  # the tests run the Home Assistant requirements_test.txt pins
+    # the tests run a Home Assistant that requirements_test.txt or requirements_test_current.txt pins
+    assert TEST_PINS["homeassistant"] == HA_VERSION
     needed = needed_ha_version(INTEGRATION, BLUEPRINTS)
     assert needed == (AwesomeVersion("2025.4.0"), CODE_NEEDS[1][2])
     assert check_hacs_json(_json(ROOT / "hacs.json"), pinned_ha=PINNED_HA, needed_ha=needed) == []
@@ -297,12 +324,29 @@ def test_hacs_json() -> None:
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"name": None}, "required key not provided @ data['name']"),
-        ({"name": ["CareOn"]}, "expected str for dictionary value @ data['name']"),
-        ({"domains": ["sensor"]}, "extra keys not allowed @ data['domains']"),
+        (
+            {"name": None},
+            _invalid(
+                "required key not provided @ data['name']", "required key not provided at 'name'"
+            ),
+        ),
+        (
+            {"name": ["CareOn"]},
+            _invalid("expected str for dictionary value @ data['name']", "expected str at 'name'"),
+        ),
+        (
+            {"domains": ["sensor"]},
+            _invalid("extra keys not allowed @ data['domains']", "not a valid option at 'domains'"),
+        ),
         ({"country": "XX"}, "country: 'XX' is no ISO 3166-1 alpha-2 code"),
         ({"country": "kr"}, "country: 'kr' is no ISO 3166-1 alpha-2 code"),
-        ({"render_readme": "yes"}, "expected bool for dictionary value @ data['render_readme']"),
+        (
+            {"render_readme": "yes"},
+            _invalid(
+                "expected bool for dictionary value @ data['render_readme']",
+                "expected bool at 'render_readme'",
+            ),
+        ),
         ({"zip_release": True}, "zip_release needs filename"),
         ({"homeassistant": "soon"}, "'soon' is not a valid version"),
         ({"homeassistant": None}, "homeassistant: say which Home Assistant the integration needs"),
@@ -463,12 +507,27 @@ def test_manifest() -> None:
 @pytest.mark.parametrize(
     ("mutate", "problem"),
     [
-        (lambda m: m.pop("version"), "required key not provided @ data['version']"),
+        (
+            lambda m: m.pop("version"),
+            _invalid(
+                "required key not provided @ data['version']",
+                "required key not provided at 'version'",
+            ),
+        ),
         (lambda m: m.update(version="next"), "'next' is not a valid version"),
-        (lambda m: m.pop("issue_tracker"), "required key not provided @ data['issue_tracker']"),
+        (
+            lambda m: m.pop("issue_tracker"),
+            _invalid(
+                "required key not provided @ data['issue_tracker']",
+                "required key not provided at 'issue_tracker'",
+            ),
+        ),
         (lambda m: m.update(iot_class="polling"), "value must be one of"),
         (lambda m: m.update(integration_type="integration"), "value must be one of"),
-        (lambda m: m.update(icon="mdi:store"), "extra keys not allowed @ data['icon']"),
+        (
+            lambda m: m.update(icon="mdi:store"),
+            _invalid("extra keys not allowed @ data['icon']", "not a valid option at 'icon'"),
+        ),
         (
             lambda m: m.update(documentation="https://www.home-assistant.io/integrations/careon"),
             "documentation url should point to the custom integration's docs",
@@ -658,7 +717,7 @@ def check_requirements(
         name, version = canonicalize_name(requirement.name), specifiers[0].version
         if pins.get(name) != version:
             problems.append(
-                f"requirement {line!r} is not what requirements_test.txt pins "
+                f"requirement {line!r} is not what {TESTED_REQUIREMENTS} pins "
                 f"({pins.get(name, 'nothing')})"
             )
         try:
@@ -690,7 +749,11 @@ def check_third_party_imports(
     for top in sorted({module.split(".")[0] for module in _imports(sources)}):
         if top in sys.stdlib_module_names or top in ("homeassistant", DOMAIN, "custom_components"):
             continue
-        names = {canonicalize_name(name) for name in distributions.get(top, [top])}
+        # What the import gives: Home Assistant 2026.11 makes `import voluptuous` give probatio
+        # (one of its requirements), whatever else has a `voluptuous` distribution installed.
+        module = sys.modules.get(top)
+        provider = module.__name__.split(".")[0] if module is not None else top
+        names = {canonicalize_name(name) for name in distributions.get(provider, [provider])}
         if not names & (declared | set(ha_requirements)):
             problems.append(f"imports {top} but no requirement provides it")
     return problems
@@ -728,7 +791,7 @@ def test_requirements_check_catches_mistakes() -> None:
         else importlib.metadata.version(name),
     ) == [
         "requirement 'openpyxl>=3.1' is not pinned with ==",
-        "requirement 'openpyxl==3.1.5' is not what requirements_test.txt pins (3.1.4)",
+        f"requirement 'openpyxl==3.1.5' is not what {TESTED_REQUIREMENTS} pins (3.1.4)",
         "requirement 'asyncpg[sa]==0.30.0' is not pinned with ==",
         "requirement 'SQLAlchemy==2.0.38' conflicts with Home Assistant's sqlalchemy==2.0.39",
         "requirement 'careon-missing==1.0' is not installed for the tests",
@@ -977,9 +1040,17 @@ def test_quality_scale_check_catches_mistakes() -> None:
         "rule strict-typing is not listed",
         "rule has-entity-name is todo (allowed only for ['brands'])",
     ]
-    assert "extra keys not allowed @ data['rules']['docs-everything']" in problems[0]
-    assert "@ data['rules']['entity-category']" in problems[0]
-    assert "@ data['rules']['devices']" in problems[0]
+    assert (
+        _invalid(
+            "extra keys not allowed @ data['rules']['docs-everything']",
+            "not a valid option at 'rules.docs-everything'",
+        )
+        in problems[0]
+    )
+    assert (
+        _invalid("@ data['rules']['entity-category']", "at 'rules.entity-category'") in problems[0]
+    )
+    assert _invalid("@ data['rules']['devices']", "at 'rules.devices") in problems[0]
 
 
 def test_quality_scale_evidence_check_catches_mistakes() -> None:
@@ -1157,8 +1228,14 @@ def test_services_yaml_check_catches_mistakes() -> None:
     broken["cancel_order"]["fields"]["restock"] = {"required": True}
     broken["refund_order"]["fields"]["reason"]["description"] = 3
     problems = check_services_yaml(broken)
-    assert "invalid slug .shared (try shared) @ data['.shared']" in problems[0]
-    assert "@ data['place_order']" in problems[0]
+    assert (
+        _invalid(
+            "invalid slug .shared (try shared) @ data['.shared']",
+            "invalid slug .shared (try shared) at '['.shared']'",
+        )
+        in problems[0]
+    )
+    assert _invalid("@ data['place_order']", "at 'place_order.") in problems[0]
     assert problems[1:] == [
         "place_order.channel: default 'drive_through' is invalid "
         "(value must be one of ['delivery', 'here', 'pickup', 'togo'])",
@@ -1210,12 +1287,23 @@ async def test_registered_services_are_described(
 
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     assert set(descriptions) == set(services)
+    # The texts people see: Home Assistant's translations of the services (2026.x leaves them out
+    # of the descriptions, for the frontend to translate; 2025.x also puts them in).
+    translated = await async_get_translations(hass, "en", "services", [DOMAIN])
+    prefix = f"component.{DOMAIN}.services"
     for name, description in descriptions.items():
-        assert description["name"] == strings[name]["name"], name
-        assert description["description"] == strings[name]["description"], name
+        texts = {
+            "name": strings[name]["name"],
+            "description": strings[name]["description"],
+        }
+        for text, value in texts.items():
+            assert translated[f"{prefix}.{name}.{text}"] == value, (name, text)
+            assert description.get(text, value) == value, (name, text)
         for key, spec in description["fields"].items():
-            assert spec["name"] == strings[name]["fields"][key]["name"], (name, key)
-            assert spec["description"] == strings[name]["fields"][key]["description"], (name, key)
+            for text in ("name", "description"):
+                value = strings[name]["fields"][key][text]
+                assert translated[f"{prefix}.{name}.fields.{key}.{text}"] == value, (name, key)
+                assert spec.get(text, value) == value, (name, key, text)
 
     # Home Assistant's loader takes the integration as it is published
     integration = await async_get_integration(hass, DOMAIN)

@@ -7,6 +7,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
+from homeassistant.helpers import selector
 from homeassistant.helpers.service import async_get_all_descriptions
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -82,13 +83,20 @@ async def test_service_descriptions(hass: HomeAssistant) -> None:
     """services.yaml loads, with every field of every service."""
     descriptions = (await async_get_all_descriptions(hass))[DOMAIN]
     assert set(descriptions) == ALL_SERVICES
-    assert descriptions["place_order"]["fields"]["lines"]["selector"] == {"object": None}
+    # an object selector (2026.x writes its default config out: {"object": {"multiple": False}})
+    lines = selector.selector(descriptions["place_order"]["fields"]["lines"]["selector"])
+    assert isinstance(lines, selector.ObjectSelector)
+    assert not lines.config.get("multiple", False)
     assert descriptions["adjust_inventory"]["fields"]["mode"]["required"] is True
     assert descriptions["create_purchase_order"]["fields"]["lines"]["required"] is True
-    assert descriptions["raise_alarm"]["fields"]["severity"]["selector"]["select"] == {
-        "options": ["info", "warning", "critical"],
-        "translation_key": "alarm_severity",
-    }
+    # (2026.x also writes out the options it defaults: custom_value, multiple, sort)
+    assert (
+        descriptions["raise_alarm"]["fields"]["severity"]["selector"]["select"].items()
+        >= {
+            "options": ["info", "warning", "critical"],
+            "translation_key": "alarm_severity",
+        }.items()
+    )
     assert (
         descriptions["record_runtime"]["fields"]["hours"]["selector"]["number"][
             "unit_of_measurement"

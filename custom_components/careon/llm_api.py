@@ -109,6 +109,16 @@ and only after the user agrees call again with confirm true. Never set confirm t
 When a tool answers with an error, read error_text: it names the argument to fix."""
 
 
+# Home Assistant 2026.x wants a tool's answer as an llm.ToolResult (a bare JSON object is
+# deprecated there); 2025.x has no ToolResult and takes the object.
+_TOOL_RESULT: Final[Any] = getattr(llm, "ToolResult", None)
+
+
+def _tool_result(data: JsonObjectType) -> Any:
+    """A tool's answer, in the form the running Home Assistant takes."""
+    return data if _TOOL_RESULT is None else _TOOL_RESULT(data=data)
+
+
 def _error(key: str, *, validation: bool = True, **placeholders: Any) -> HomeAssistantError:
     """A translated error of this module (``validation``: the caller's to fix)."""
     error_class = ServiceValidationError if validation else HomeAssistantError
@@ -222,6 +232,8 @@ class CareOnTool(llm.Tool):
     """A tool over one loaded CareOn store."""
 
     fields: ClassVar[VolDictType] = {}
+    # the integration that provides the tool (Home Assistant 2026.x asks every tool)
+    integration = DOMAIN
 
     def __init__(self, *, multi_store: bool) -> None:
         """Take the ``store`` argument when more than one store is loaded."""
@@ -230,14 +242,15 @@ class CareOnTool(llm.Tool):
 
     async def async_call(
         self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
-    ) -> JsonObjectType:
-        """Check the arguments against the tool's schema, find the store, run the tool."""
+    ) -> Any:
+        """Check the arguments against the tool's schema, find the store, run the tool; its
+        answer as the running Home Assistant takes it (_tool_result)."""
         # APIInstance does not validate the arguments: a vol.Invalid reaches the model as is
         args: dict[str, Any] = self.parameters(tool_input.tool_args)
         entry = _store_entry(hass, args.pop(ATTR_STORE, None))
         token = TOOL_CALL_ID.set(tool_input.id)
         try:
-            return await self.async_run(hass, entry, args, llm_context)
+            return _tool_result(await self.async_run(hass, entry, args, llm_context))
         except CareOnError as err:
             raise translate_error(err) from err
         finally:

@@ -51,6 +51,10 @@ UNITS: Mapping[str, tuple[SensorDeviceClass | None, str | None]] = {
     "l": (SensorDeviceClass.VOLUME_STORAGE, UnitOfVolume.LITERS),
     "ea": (None, None),
 }
+# ... and the decimals shown: Home Assistant's own default for the device class and unit (2026.x
+# applies it when an integration suggests none; 2025.x shows every decimal), stated here so the
+# stock looks the same on every supported version.
+DISPLAY_PRECISION: Mapping[str, int] = {"g": 0, "kg": 2, "ml": 0, "l": 2}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -326,6 +330,11 @@ class CareOnItemSensorEntity(CareOnObjectEntity, SensorEntity):
     def native_unit_of_measurement(self) -> str | None:
         """The item's unit."""
         return UNITS.get(self.store_object.get("unit"), (None, None))[1]
+
+    @property
+    def suggested_display_precision(self) -> int | None:
+        """The decimals shown for the item's unit."""
+        return DISPLAY_PRECISION.get(self.store_object.get("unit"))
 
     @property
     def native_value(self) -> StateType:

@@ -4,6 +4,13 @@
 ``python -m homeassistant -c <folder> --skip-pip`` (every requirement is in the pinned test
 environment, so Home Assistant never installs anything at run time) and stops it with SIGTERM, as
 a supervisor would. ``HassClient`` talks to it the way the frontend and the Companion app do.
+
+Which Home Assistant: ``python`` is this test process's own interpreter (the oldest supported
+Home Assistant, .venv), unless ``CAREON_HASS_PYTHON`` names another, as a command line split the
+way a shell would: scripts/test sets it to
+``<checkout>/scripts/in-current-ha <checkout>/.venv-current/bin/python`` for the current Home
+Assistant (Python 3.14, possibly chrooted into a Debian root). That command must end up as the
+process it starts (exec), so that SIGTERM reaches Home Assistant itself.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+import shlex
 import signal
 import sys
 import time
@@ -23,10 +31,50 @@ from typing import Any
 import aiohttp
 
 CLIENT_ID_PATH = "/"  # the frontend's client id is the instance's own URL
+HASS_PYTHON_VARIABLE = "CAREON_HASS_PYTHON"
+
+
+def hass_python() -> list[str]:
+    """The command that runs ``-m homeassistant``: ``CAREON_HASS_PYTHON``, else this Python."""
+    return shlex.split(os.environ.get(HASS_PYTHON_VARIABLE, "")) or [sys.executable]
 
 
 class HassError(AssertionError):
     """Home Assistant answered something a working instance would not."""
+
+
+def _as_the_frontend_sends(form: Mapping[str, Any], step: Mapping[str, Any]) -> dict[str, Any]:
+    """A form step's data as the frontend submits it: a section (an "expandable" field, such as
+    MQTT's "other_settings" in Home Assistant 2026.x) that the step leaves out comes as an
+    object of its fields' initial values, the way the frontend's form fills it in."""
+    data = dict(step)
+    for field in form.get("data_schema") or []:
+        if field.get("type") == "expandable" and field["name"] not in data:
+            data[field["name"]] = {
+                inner["name"]: value
+                for inner in field.get("schema", [])
+                if (value := _initial_value(inner)) is not None
+            }
+    return data
+
+
+def _initial_value(field: Mapping[str, Any]) -> Any:
+    """A form field's value before anyone touches it, as the frontend computes it: its default
+    or suggested value; for a required field without either, off for a switch and the first
+    option of a list."""
+    if "default" in field:
+        return field["default"]
+    if (suggested := (field.get("description") or {}).get("suggested_value")) is not None:
+        return suggested
+    if not field.get("required"):
+        return None
+    selector = field.get("selector") or {}
+    if "boolean" in selector:
+        return False
+    if options := (selector.get("select") or {}).get("options"):
+        first = options[0]
+        return first["value"] if isinstance(first, Mapping) else first
+    return None
 
 
 class HassProcess:
@@ -44,7 +92,7 @@ class HassProcess:
         started = time.monotonic()
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
+                *hass_python(),
                 "-m",
                 "homeassistant",
                 "--config",
@@ -227,7 +275,9 @@ class HassClient:
                 raise HassError(f"{base}: expected a form, got {result}")
             if result.get("errors"):
                 raise HassError(f"{base}: the form shows errors: {result}")
-            result = await self.request("POST", f"{base}/{result['flow_id']}", dict(step))
+            result = await self.request(
+                "POST", f"{base}/{result['flow_id']}", _as_the_frontend_sends(result, step)
+            )
         return result
 
     async def websocket(self) -> HassWebSocket:
