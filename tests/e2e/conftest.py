@@ -15,6 +15,9 @@ One session builds a store day and the tests read it back through Home Assistant
 4. The vision add-on's CLI reading an RTSP stream of ``vtest.avi`` (GStreamer's RTSP server) and
    publishing to the broker.
 5. A fake Toss Place server delivering signed webhooks for a morning of orders (tests/e2e/morning.py).
+6. For test_mcp.py (fixture ``mcp``): Home Assistant's MCP Server set up through the config-flow
+   REST API to serve the "CareOn store" LLM API, and a member of staff (a non-admin Home
+   Assistant user) with a long-lived token for an MCP client (tests/e2e/mcp_client.py).
 
 Run it with ``scripts/test e2e``. It does not load pytest-homeassistant-custom-component (its
 fixtures patch Home Assistant in-process; here Home Assistant is a separate process). What it
@@ -34,6 +37,7 @@ import json
 import os
 from pathlib import Path
 import shutil
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -49,7 +53,7 @@ import yaml
 
 from tests.fakes.toss_place import FakeTossPlace
 
-from .hass import HassClient, HassError, HassProcess, HassWebSocket
+from .hass import HassClient, HassError, HassProcess, HassWebSocket, hass_python
 from .morning import MORNING, PAYMENT_METHODS, order_times
 
 E2E = Path(__file__).resolve().parent
@@ -430,7 +434,10 @@ async def run() -> AsyncIterator[Run]:
     """Bring the whole suite up, play the morning, and keep it running for the tests."""
     for tool, hint in (
         (VISION_PYTHON, "scripts/setup builds the vision environment"),
-        (SSD_MODEL, "the pedestrian model lives in vision_addon/tests/data/models (or set CAREON_TEST_MODEL)"),
+        (
+            SSD_MODEL,
+            "the pedestrian model lives in vision_addon/tests/data/models (or set CAREON_TEST_MODEL)",
+        ),
         (VTEST, "install Debian's opencv-doc (scripts/setup)"),
         (E2E / "node_modules" / "playwright-core", "scripts/setup installs playwright-core"),
         (Path("/usr/bin/chromium"), "install Debian's chromium (scripts/setup)"),
@@ -475,9 +482,11 @@ async def run() -> AsyncIterator[Run]:
             # The owner first: the onboarding view answers while the integrations still load.
             await client.onboard(language="en", **OWNER)
             deadline = time.monotonic() + 120
-            while (await client.request("GET", "/api/config"))["state"] != "RUNNING":
+            while (config := await client.request("GET", "/api/config"))["state"] != "RUNNING":
                 assert time.monotonic() < deadline, f"hass never got RUNNING:\n{hass.tail()}"
                 await asyncio.sleep(0.25)
+            # which Home Assistant ran (scripts/test runs this on two; hass.py's hass_python)
+            stages.times["home assistant"] = config["version"]
 
         async with stages.stage("setup"):
             ws = await client.websocket()
@@ -638,6 +647,209 @@ async def run() -> AsyncIterator[Run]:
         )
         if not os.environ.get("CAREON_E2E_KEEP"):
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --- Home Assistant's MCP Server (test_mcp.py) ---------------------------------------------------
+
+STAFF = {"name": "Lee Barista", "username": "barista", "password": "e2e-barista-pw-6194"}
+MCP_CLIENT = E2E / "mcp_client.py"
+# Home Assistant 2025.4 serves MCP over SSE only; newer releases serve Streamable HTTP at
+# /api/mcp (and keep the SSE endpoint for older clients).
+MCP_SSE_PATH = "/mcp_server/sse"
+MCP_STREAMABLE_PATH = "/api/mcp"
+LLM_API_FIELD = "llm_hass_api"  # mcp_server's config (2025.4) or options (newer) flow field
+
+
+@dataclass
+class McpAccess:
+    """The MCP Server serving the CareOn store, and a member of staff's way in with a client."""
+
+    run: Run
+    url: str  # the endpoint an MCP client connects to
+    transport: str  # "sse" or "streamable-http" (mcp_client.py)
+    token: str  # the staff member's long-lived access token
+    user_id: str  # the staff member's Home Assistant user id
+
+    async def session(self, *steps: Mapping[str, Any]) -> dict[str, Any]:
+        """One MCP session of mcp_client.py, run with Home Assistant's Python (its ``mcp``)."""
+        process = await asyncio.create_subprocess_exec(
+            *hass_python(),
+            str(MCP_CLIENT),
+            self.url,
+            self.transport,
+            cwd=E2E,
+            env={**os.environ, "CAREON_MCP_TOKEN": self.token},
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        stdout, stderr = await asyncio.wait_for(
+            process.communicate(json.dumps(list(steps)).encode()), 120
+        )
+        if process.returncode != 0:
+            raise HassError(
+                f"mcp_client.py exited with {process.returncode}:\n{stderr.decode(errors='replace')}"
+            )
+        answer: dict[str, Any] = json.loads(stdout)
+        return answer
+
+    async def call(self, tool: str, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """A session that calls one tool; the tool's result (``isError``, ``content``)."""
+        answer = await self.session({"op": "call_tool", "name": tool, "arguments": arguments})
+        result: dict[str, Any] = answer["results"][0]
+        return result
+
+    async def audit(self, after: int = 0) -> list[dict[str, Any]]:
+        """The store's audit rows with an id above AFTER, read from its SQLite file."""
+        (database,) = self.run.config_dir.glob("careon_*.db")
+
+        def read() -> list[dict[str, Any]]:
+            with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+                db.row_factory = sqlite3.Row
+                rows = db.execute(
+                    "SELECT id, action, actor, source, reason, parameters, result"
+                    " FROM careon_audit WHERE id > ? ORDER BY id",
+                    (after,),
+                )
+                return [
+                    {
+                        **dict(row),
+                        "parameters": json.loads(row["parameters"]),
+                        "result": json.loads(row["result"]),
+                    }
+                    for row in rows
+                ]
+
+        return await asyncio.to_thread(read)
+
+    async def last_audit_id(self) -> int:
+        rows = await self.audit()
+        return rows[-1]["id"] if rows else 0
+
+
+async def _log_in(client: HassClient, username: str, password: str) -> HassClient:
+    """A user logged in through Home Assistant's login flow, as the frontend does."""
+    session, client_id = client.session, client.client_id
+    async with session.post(
+        f"{client.url}/auth/login_flow",
+        json={
+            "client_id": client_id,
+            "handler": ["homeassistant", None],
+            "redirect_uri": client_id,
+        },
+    ) as response:
+        flow = await response.json()
+    async with session.post(
+        f"{client.url}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": client_id, "username": username, "password": password},
+    ) as response:
+        result = await response.json()
+    if result.get("type") != "create_entry":
+        raise HassError(f"{username} could not log in: {result}")
+    async with session.post(
+        f"{client.url}/auth/token",
+        data={"grant_type": "authorization_code", "code": result["result"], "client_id": client_id},
+    ) as response:
+        if response.status != 200:
+            raise HassError(f"no token for {username}: {await response.text()}")
+        tokens = await response.json()
+    user = HassClient(client.url, session)
+    user.tokens, user.token = tokens, tokens["access_token"]
+    return user
+
+
+def _api_choices(form: Mapping[str, Any]) -> dict[str, str]:
+    """The LLM APIs the MCP Server's form offers: id -> the name the owner sees."""
+    (field_,) = (item for item in form["data_schema"] if item["name"] == LLM_API_FIELD)
+    return {option["value"]: option["label"] for option in field_["selector"]["select"]["options"]}
+
+
+async def _add_mcp_server(client: HassClient) -> None:
+    """Home Assistant's MCP Server serving the CareOn store API, set up as the owner would.
+
+    Home Assistant 2025.4's config flow asks for the LLM API. Newer releases create the entry
+    serving every API to administrators, and their options choose the API (here only CareOn's)
+    and whether non-administrators may use the main URL (here yes: staff use it).
+    """
+    base = "/api/config/config_entries/flow"
+    form = await client.request("POST", base, {"handler": "mcp_server"})
+    assert form["type"] == "form", form
+    if any(item["name"] == LLM_API_FIELD for item in form["data_schema"]):
+        assert _api_choices(form)["careon"] == "CareOn store", form
+        created = await client.request(
+            "POST", f"{base}/{form['flow_id']}", {LLM_API_FIELD: "careon"}
+        )
+        assert created["type"] == "create_entry", created
+        return
+    created = await client.request("POST", f"{base}/{form['flow_id']}", {})
+    assert created["type"] == "create_entry", created
+    options = await client.flow(
+        "/api/config/config_entries/options/flow",
+        {"handler": created["result"]["entry_id"]},
+        {
+            "all_llm_apis": False,
+            LLM_API_FIELD: ["careon"],
+            "require_admin": False,
+            "read_only": False,
+        },
+    )
+    assert options["type"] == "create_entry", options
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def mcp(run: Run) -> McpAccess:
+    """The MCP Server on the store's Home Assistant, and a barista's long-lived token for it."""
+    started = time.monotonic()
+    created = await run.ws.command(
+        {"type": "config/auth/create", "name": STAFF["name"], "group_ids": ["system-users"]}
+    )
+    user_id: str = created["user"]["id"]
+    await run.ws.command(
+        {
+            "type": "config/auth_provider/homeassistant/create",
+            "user_id": user_id,
+            "username": STAFF["username"],
+            "password": STAFF["password"],
+        }
+    )
+    staff = await _log_in(run.client, STAFF["username"], STAFF["password"])
+    staff_ws = await staff.websocket()
+    try:
+        token = await staff_ws.command(
+            {"type": "auth/long_lived_access_token", "client_name": "MCP client", "lifespan": 1}
+        )
+    finally:
+        await staff_ws.close()
+    await _add_mcp_server(run.client)
+    # What this Home Assistant serves: the Streamable HTTP endpoint answers only POST (405),
+    # Home Assistant 2025.4 has none (404).
+    async with run.client.session.get(
+        f"{run.client.url}{MCP_STREAMABLE_PATH}", headers={"Authorization": f"Bearer {token}"}
+    ) as response:
+        probe = response.status
+    if probe == 405:
+        url, transport = f"{run.client.url}{MCP_STREAMABLE_PATH}", "streamable-http"
+    elif probe == 404:
+        url, transport = f"{run.client.url}{MCP_SSE_PATH}", "sse"
+    else:
+        raise HassError(f"GET {MCP_STREAMABLE_PATH} answered {probe}")
+    run.stages["MCP Server set up (staff user, token, entry) (s)"] = round(
+        time.monotonic() - started, 2
+    )
+    run.stages["MCP transport"] = transport
+    return McpAccess(run=run, url=url, transport=transport, token=token, user_id=user_id)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The MCP tests sell a coffee: they run after the store day's checks, which count the
+    morning's sales, and before the log check, which reads all that hass logged."""
+
+    def order(item: pytest.Item) -> int:
+        if item.path.name == "test_mcp.py":
+            return 1
+        return 2 if item.name == "test_home_assistant_log_clean" else 0
+
+    items.sort(key=order)  # stable: each group keeps its order
 
 
 async def _notify_services(client: HassClient) -> set[str]:
