@@ -71,20 +71,27 @@ async def test_commit_before_a_refresh(
     assert get_state(hass, ORDERS).state == "2"
 
 
+def _selling_after(owner: Any, name: str) -> Callable[[Callable[[], Awaitable[None]]], Any]:
+    """An arm for _orders_shown_after_commit_at: OWNER.NAME patched so that the sale commits
+    right after the real one has returned, before its caller goes on."""
+    real = getattr(owner, name)
+
+    def arm(sell: Callable[[], Awaitable[None]]) -> Any:
+        async def then_sell(*args: Any, **kwargs: Any) -> StoreSnapshot:
+            snapshot: StoreSnapshot = await real(*args, **kwargs)
+            await sell()
+            return snapshot
+
+        return patch.object(owner, name, then_sell)
+
+    return arm
+
+
 async def test_commit_during_the_read(
     hass: HomeAssistant, init_integration: MockConfigEntry
 ) -> None:
     """A sale commits while the refresh reads the store."""
-    real = coordinator_module.store_snapshot
-
-    def arm(sell: Callable[[], Awaitable[None]]) -> Any:
-        async def read(*args: Any, **kwargs: Any) -> StoreSnapshot:
-            snapshot = await real(*args, **kwargs)
-            await sell()
-            return snapshot
-
-        return patch.object(coordinator_module, "store_snapshot", read)
-
+    arm = _selling_after(coordinator_module, "store_snapshot")
     assert await _orders_shown_after_commit_at(hass, init_integration, arm) == "2"
 
 
@@ -94,16 +101,7 @@ async def test_commit_after_the_read(
     """A sale commits after the refresh has read the store, before the refresh is over: Home
     Assistant's debouncer drops the refresh that sale asks for (one is running)."""
     coordinator = init_integration.runtime_data.coordinator
-    real = coordinator._async_update_data
-
-    def arm(sell: Callable[[], Awaitable[None]]) -> Any:
-        async def update() -> StoreSnapshot:
-            snapshot = await real()
-            await sell()
-            return snapshot
-
-        return patch.object(coordinator, "_async_update_data", update)
-
+    arm = _selling_after(coordinator, "_async_update_data")
     assert await _orders_shown_after_commit_at(hass, init_integration, arm) == "2"
 
 

@@ -68,7 +68,7 @@ BIG_NUMBERS = {
     "sensor.careon_cafe_active_alarms": ("Active alarms", "활성 알람"),
 }
 # Keys whose values are text shown to people (translated in the Korean file)
-TEXT_KEYS = frozenset({"title", "name", "heading"})
+TEXT_KEYS = frozenset({"title", "name", "heading", "unit"})
 # The prefixes the header comment tells to replace for another store and camera
 STORE_PREFIX = "careon_cafe_"
 CAMERA_PREFIX = "careon_vision_entrance_"

@@ -38,34 +38,9 @@ from custom_components.careon.core.tables import audit_table
 from custom_components.careon.llm_api import API_NAME, TOOLS
 
 from .conftest import async_run_action, async_settle, store_entry
+from .llm_tools import ACT_TOOLS, ALL_TOOLS, CONFIRMED_TOOLS
 
 PLATFORM = "test_agent"
-READ_TOOLS = [
-    "store_status",
-    "stock",
-    "purchase_orders",
-    "maintenance_due",
-    "zone_occupancy",
-    "query",
-]
-ACT_TOOLS = [
-    "place_order",
-    "adjust_stock",
-    "create_purchase_order",
-    "approve_purchase_order",
-    "cancel_purchase_order",
-    "set_availability",
-    "schedule_maintenance",
-    "acknowledge_alarm",
-]
-PLAN_TOOLS = ["staff_plan"]
-CONFIRMED_TOOLS = {
-    "place_order",
-    "create_purchase_order",
-    "approve_purchase_order",
-    "cancel_purchase_order",
-    "acknowledge_alarm",
-}
 
 
 def _new[T](cls: type[T], **fields: Any) -> T:
@@ -146,7 +121,7 @@ async def test_api_listed_with_tools_and_prompt(
     assert apis[LLM_API_ID].name == API_NAME == "CareOn store"
 
     api = await _api(hass)
-    assert [tool.name for tool in api.tools] == READ_TOOLS + ACT_TOOLS + PLAN_TOOLS
+    assert [tool.name for tool in api.tools] == ALL_TOOLS
     assert [tool.name for tool in api.tools] == [tool(multi_store=False).name for tool in TOOLS]
     assert init_integration.title in api.api_prompt
     assert init_integration.entry_id in api.api_prompt

@@ -53,7 +53,14 @@ import yaml
 
 from tests.fakes.toss_place import FakeTossPlace
 
-from .hass import HassClient, HassError, HassProcess, HassWebSocket, hass_python
+from .hass import (
+    HassClient,
+    HassError,
+    HassProcess,
+    HassWebSocket,
+    hass_python,
+    http_settings_store,
+)
 from .morning import MORNING, PAYMENT_METHODS, order_times
 
 E2E = Path(__file__).resolve().parent
@@ -239,8 +246,16 @@ class Run:
         return objects
 
 
-def _write_config(config_dir: Path, port: int, toss_url: str) -> None:
-    """A configuration folder as an owner who installed CareOn from HACS would have."""
+def http_settings(port: int) -> dict[str, Any]:
+    """Home Assistant's HTTP server on 127.0.0.1 only, on a port of the test's own."""
+    return {"server_host": ["127.0.0.1"], "server_port": port}
+
+
+def _write_config(
+    config_dir: Path, port: int, toss_url: str, http_store: dict[str, Any] | None
+) -> None:
+    """A configuration folder as an owner who installed CareOn from HACS would have; the HTTP
+    server settings in ``http_store`` where this Home Assistant keeps them there, else in YAML."""
     (config_dir / "custom_components").mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(
@@ -272,7 +287,7 @@ def _write_config(config_dir: Path, port: int, toss_url: str) -> None:
             "elevation": 20,
             "internal_url": f"http://127.0.0.1:{port}",
         },
-        "http": {"server_host": "127.0.0.1", "server_port": port},
+        **({} if http_store else {"http": http_settings(port)}),
         "frontend": {},
         "config": {},
         "mobile_app": {},
@@ -312,6 +327,8 @@ def _write_config(config_dir: Path, port: int, toss_url: str) -> None:
     # (TESTING.md).
     storage = config_dir / ".storage"
     storage.mkdir()
+    if http_store:
+        (storage / "http").write_text(json.dumps(http_store), encoding="utf-8")
     (storage / "onboarding").write_text(
         json.dumps(
             {
@@ -474,7 +491,8 @@ async def run() -> AsyncIterator[Run]:
             await asyncio.to_thread(rtsp.start)
             cleanups.append(rtsp.stop)
             toss_url = await toss.start()
-            _write_config(config_dir, port, toss_url)
+            http_store = await http_settings_store(http_settings(port))
+            _write_config(config_dir, port, toss_url, http_store)
 
         async with stages.stage("hass start"):
             await hass.start(session)

@@ -2,13 +2,15 @@
 // logged in with the owner's tokens, and read it back: every entity card's name, value and unit,
 // and the text of every markdown card. Writes a screenshot; prints one JSON object on stdout.
 //
-//   node dashboard.mjs <hass url> <dashboard path> <tokens.json> <screenshot.png> <card name>...
+//   node dashboard.mjs <hass url> <dashboard path> <language> <tokens.json> <screenshot.png> <card name>...
 //
+// <language> (en, ko) is the frontend's, as the tablet's owner picked it in their profile.
 // It waits until every named entity card shows a value that is not "unavailable" or "unknown".
 import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const [hassUrl, dashboardPath, tokensFile, screenshot, ...wanted] = process.argv.slice(2);
+const [hassUrl, dashboardPath, language, tokensFile, screenshot, ...wanted] = process.argv.slice(2);
+const LOCALES = { en: 'en-US', ko: 'ko-KR' };
 const tokens = JSON.parse(readFileSync(tokensFile, 'utf8'));
 const started = Date.now();
 
@@ -31,14 +33,17 @@ try {
   const context = await browser.newContext({
     viewport: { width: 1280, height: 800 },
     deviceScaleFactor: 1,
-    locale: 'en-US',
+    locale: LOCALES[language],
     timezoneId: 'Asia/Seoul',
   });
-  await context.addInitScript((stored) => {
-    // What the frontend keeps after a login, and a wall tablet's hidden sidebar.
+  if (!LOCALES[language]) throw new Error(`unknown language ${language}`);
+  await context.addInitScript(([stored, selected]) => {
+    // What the frontend keeps after a login and a language picked in the profile, and a wall
+    // tablet's hidden sidebar.
     window.localStorage.setItem('hassTokens', JSON.stringify(stored));
+    window.localStorage.setItem('selectedLanguage', JSON.stringify(selected));
     window.localStorage.setItem('dockedSidebar', JSON.stringify('always_hidden'));
-  }, { ...tokens, hassUrl, clientId: `${hassUrl}/`, expires: Date.now() + tokens.expires_in * 1000 });
+  }, [{ ...tokens, hassUrl, clientId: `${hassUrl}/`, expires: Date.now() + tokens.expires_in * 1000 }, language]);
   const page = await context.newPage();
   const consoleErrors = [];
   page.on('console', (message) => {

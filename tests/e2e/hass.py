@@ -39,6 +39,50 @@ def hass_python() -> list[str]:
     return shlex.split(os.environ.get(HASS_PYTHON_VARIABLE, "")) or [sys.executable]
 
 
+# Home Assistant 2026.x keeps its HTTP server settings in .storage/http: a YAML ``http:`` section is
+# deprecated there and is migrated once as an unconfirmed trial that every page then asks a person
+# to confirm. Older releases read only the YAML. The probe asks the Home Assistant that will run for
+# its own store document (its schema fills in the defaults), or prints nothing where there is none.
+_HTTP_STORE_PROBE = """
+import datetime, importlib.util, json, sys
+if importlib.util.find_spec("homeassistant.components.http.config") is None:
+    raise SystemExit(0)
+from homeassistant.components.http import config
+stable = dict(
+    config.HTTP_STORAGE_SCHEMA(json.loads(sys.argv[1])),
+    created_at=datetime.datetime.now(datetime.UTC).isoformat(),
+    error=None,
+    error_message=None,
+)
+data = {"stable": stable, "pending": None, "yaml_migration_done": True}
+print(json.dumps({
+    "version": config.STORAGE_VERSION,
+    "minor_version": config.STORAGE_MINOR_VERSION,
+    "key": config.STORAGE_KEY,
+    "data": data,
+}))
+"""
+
+
+async def http_settings_store(settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The .storage document that gives the Home Assistant of ``hass_python`` these HTTP server
+    settings as confirmed ones, or None where that Home Assistant reads them from YAML."""
+    process = await asyncio.create_subprocess_exec(
+        *hass_python(),
+        "-c",
+        _HTTP_STORE_PROBE,
+        json.dumps(settings),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    if process.returncode != 0:
+        raise HassError(f"the HTTP settings probe failed:\n{err.decode(errors='replace')}")
+    document: dict[str, Any] | None = json.loads(out) if out.strip() else None
+    return document
+
+
 class HassError(AssertionError):
     """Home Assistant answered something a working instance would not."""
 

@@ -20,28 +20,12 @@ from typing import Any
 
 import pytest
 
+from tests.llm_tools import ALL_TOOLS
+
 from .conftest import STAFF, STORE_NAME, McpAccess, Run
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.timeout(600)]
 
-# The CareOn store API's tools, as an MCP client lists them (the server serves only that API).
-CAREON_TOOLS = {
-    "store_status",
-    "stock",
-    "purchase_orders",
-    "maintenance_due",
-    "zone_occupancy",
-    "query",
-    "place_order",
-    "adjust_stock",
-    "create_purchase_order",
-    "approve_purchase_order",
-    "cancel_purchase_order",
-    "set_availability",
-    "schedule_maintenance",
-    "acknowledge_alarm",
-    "staff_plan",
-}
 # A hot americano at the counter, named as the model would read it from the menu (Korean).
 AMERICANO = "아메리카노 (HOT)"
 SALE = {"lines": [{"product": AMERICANO, "qty": 1}], "reason": "Paid in cash at the counter"}
@@ -83,7 +67,7 @@ async def test_mcp_lists_careon_tools(run: Run, mcp: McpAccess) -> None:
     assert answer["server"]["name"] == "home-assistant", answer["server"]
     tools_result, prompts, prompt = answer["results"]
     tools = {tool["name"]: tool for tool in tools_result["tools"]}
-    assert set(tools) == CAREON_TOOLS
+    assert set(tools) == set(ALL_TOOLS)  # the server serves only that API
     assert all(tool["description"] for tool in tools.values())
     assert "how the store is doing" in tools["store_status"]["description"]
 
