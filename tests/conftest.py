@@ -26,7 +26,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigEntryState, ConfigSu
 from homeassistant.const import CONF_NAME, Platform
 from homeassistant.core import Context, HomeAssistant, State
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
+from homeassistant.util import dt as dt_util, loop as ha_loop
 from homeassistant.util.read_only_dict import ReadOnlyDict
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -104,6 +104,9 @@ def blocking_call_detector(
     """
     # in tests Home Assistant leaves the TLS calls unwatched (its own tests make them)
     monkeypatch.setattr(block_async_io, "_IN_TESTS", False)
+    # The detector reports a place once per process, later only at debug level: a place an
+    # earlier test reached outside an event loop (dropped below) must be reported again.
+    monkeypatch.setattr(ha_loop, "_PREVIOUSLY_REPORTED", set())
     sleep, putrequest = time.sleep, http.client.HTTPConnection.putrequest
     block_async_io.enable()
     time.sleep, http.client.HTTPConnection.putrequest = sleep, putrequest  # type: ignore[method-assign]

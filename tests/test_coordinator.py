@@ -3,18 +3,20 @@ relative to a refresh that is already running."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
 
 from custom_components.careon import coordinator as coordinator_module
-from custom_components.careon.const import REFRESH_COOLDOWN
+from custom_components.careon.const import DOMAIN, REFRESH_COOLDOWN
 from custom_components.careon.core import StoreSnapshot
 
 from .conftest import get_state
@@ -151,3 +153,21 @@ async def test_a_burst_folds_into_few_refreshes(
         await _one_cooldown(hass)
     assert get_state(hass, ORDERS).state == "20"
     assert 1 <= reads <= 2 + int(selling / REFRESH_COOLDOWN)
+
+
+async def test_a_read_queued_at_unload_raises_no_repair(
+    hass: HomeAssistant, init_integration: MockConfigEntry, issue_registry: ir.IssueRegistry
+) -> None:
+    """A refresh waiting for the read in flight when the entry unloads finds the database
+    closed on purpose: no "database unreachable" repair, no error, the last data kept."""
+    coordinator = init_integration.runtime_data.coordinator
+    async with coordinator._read_lock:  # a read in flight
+        refresh = hass.async_create_task(coordinator.async_refresh())
+        await asyncio.sleep(0)  # the refresh now waits for the lock
+        closing = hass.async_create_task(coordinator.async_close())
+        await asyncio.sleep(0)
+    await closing
+    await refresh
+    assert not [issue for issue in issue_registry.issues.values() if issue.domain == DOMAIN]
+    assert coordinator.last_update_success
+    assert get_state(hass, ORDERS).state == "0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 import json
 from pathlib import Path
@@ -33,6 +34,7 @@ from custom_components.careon.const import (
     SCAN_INTERVAL,
 )
 from custom_components.careon.core import ActionEngine, StoreUnavailableError
+from custom_components.careon.forecast import CareOnForecastCoordinator
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer
 
 from .conftest import (
@@ -85,6 +87,18 @@ def _careon_timers(hass: HomeAssistant) -> list[asyncio.TimerHandle]:
     ]
 
 
+def _careon_listeners(hass: HomeAssistant) -> list[str]:
+    """The event types on which a CareOn callback listens (one-time listeners unwrapped)."""
+    found = []
+    for event_type, listeners in hass.bus._listeners.items():  # type: ignore[attr-defined]
+        for job, *_ in listeners:
+            target = job.target
+            once = getattr(target, "listener_job", None)  # hass.bus.async_listen_once
+            if _is_careon(target) or (once is not None and _is_careon(once.target)):
+                found.append(str(event_type))
+    return found
+
+
 async def test_load_unload(hass: HomeAssistant, init_integration: MockConfigEntry) -> None:
     """The entry loads; unloading closes the database (no connection thread is left)."""
     assert init_integration.state is ConfigEntryState.LOADED
@@ -92,9 +106,11 @@ async def test_load_unload(hass: HomeAssistant, init_integration: MockConfigEntr
     threads = _sqlite_threads()
     assert threads  # the store's open connections
     assert _careon_timers(hass)  # the 5-minute poll, the forecast's hour, ...
+    assert EVENT_HOMEASSISTANT_STOP in _careon_listeners(hass)
     assert await hass.config_entries.async_unload(init_integration.entry_id)
     await hass.async_block_till_done()
     assert _careon_timers(hass) == []
+    assert _careon_listeners(hass) == []
     assert _state_of(init_integration) is ConfigEntryState.NOT_LOADED
     assert get_state(hass, REVENUE).state == STATE_UNAVAILABLE
     for thread in threads:
@@ -111,11 +127,23 @@ async def test_stop_closes_database(hass: HomeAssistant, init_integration: MockC
     assert engine.engine.pool.checkedin() == 0
 
 
-async def test_unexpected_setup_error_closes_database(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, demo_store: Path
+@pytest.mark.parametrize(
+    "failing",
+    [
+        (lambda hass: hass.config_entries, "async_forward_entry_setups"),
+        (lambda hass: CareOnForecastCoordinator, "async_start"),
+    ],
+    ids=["forwarding the platforms", "the last schedule"],
+)
+async def test_unexpected_setup_error_undoes_the_setup(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    demo_store: Path,
+    failing: tuple[Callable[[HomeAssistant], object], str],
 ) -> None:
     """A setup that fails after the store was read (an unexpected error, for which Home
-    Assistant runs no unload callbacks) closes the database and polls no more."""
+    Assistant runs no unload callbacks and unloads no platform) undoes what it did: the
+    database closed, nothing polled or listened to, no entity left; a reload then works."""
     opened: list[ActionEngine] = []
     real_open = ActionEngine.open
 
@@ -123,14 +151,11 @@ async def test_unexpected_setup_error_closes_database(
         opened.append(engine := await real_open(*args, **kwargs))
         return engine
 
+    owner, name = failing
     mock_config_entry.add_to_hass(hass)
     with (
         patch.object(ActionEngine, "open", open_engine),
-        patch.object(
-            hass.config_entries,
-            "async_forward_entry_setups",
-            side_effect=RuntimeError("a platform broke"),
-        ),
+        patch.object(owner(hass), name, side_effect=RuntimeError("something broke")),
     ):
         assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
@@ -139,8 +164,23 @@ async def test_unexpected_setup_error_closes_database(
     assert engine.engine.pool.checkedin() == 0
     with pytest.raises(StoreUnavailableError):
         await engine.ping()  # closed: it refuses all work
-    # nothing of CareOn's left scheduled: no 5-minute poll, no forecast hour
+    # nothing of CareOn's left scheduled or listening: no 5-minute poll, no forecast hour, no
+    # stop listener, no options listener, and no entity
     assert _careon_timers(hass) == []
+    assert _careon_listeners(hass) == []
+    assert not mock_config_entry.update_listeners
+    assert not [
+        state
+        for state in hass.states.async_all()
+        if state.entity_id.startswith(("sensor.careon_", "switch.careon_", "todo.careon_"))
+        and state.state != STATE_UNAVAILABLE
+    ]
+
+    # fixed: the owner reloads the entry, and it loads
+    assert await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert _state_of(mock_config_entry) is ConfigEntryState.LOADED
+    assert get_state(hass, REVENUE).state == "0"
 
 
 async def test_database_unreachable(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+import logging
+
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
@@ -38,6 +41,8 @@ from .runtime import EquipmentRuntimeTracker
 from .services import async_setup_services
 
 __all__ = ["CareOnConfigEntry", "CareOnRuntimeData"]
+
+_LOGGER = logging.getLogger(__name__)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -83,20 +88,54 @@ async def async_setup_entry(hass: HomeAssistant, entry: CareOnConfigEntry) -> bo
     async_delete_database_issue(hass, entry)
 
     coordinator = CareOnDataUpdateCoordinator(hass, entry, engine)
+    progress = _SetupProgress()
     try:
-        await _async_setup_store(hass, entry, coordinator)
+        await _async_setup_store(hass, entry, coordinator, progress)
     except BaseException:
-        # Home Assistant runs no unload callbacks after an unexpected error: stop polling and
-        # close the database here, whatever went wrong.
+        # Home Assistant runs no unload callbacks after an unexpected error and unloads no
+        # platform: undo here whatever setup had done, then close the database.
+        await _async_undo_setup(hass, entry, progress)
         await coordinator.async_close()
         raise
+    # Set up: from now on Home Assistant's unload undoes it.
+    for unsubscribe in progress.unsubscribe:
+        entry.async_on_unload(unsubscribe)
     return True
 
 
-async def _async_setup_store(
-    hass: HomeAssistant, entry: CareOnConfigEntry, coordinator: CareOnDataUpdateCoordinator
+@dataclass(slots=True)
+class _SetupProgress:
+    """How far the entry's setup got: what a failure has to undo."""
+
+    unsubscribe: list[CALLBACK_TYPE] = field(default_factory=list)
+    schedules: bool = False
+    platforms: bool = False
+
+
+async def _async_undo_setup(
+    hass: HomeAssistant, entry: CareOnConfigEntry, progress: _SetupProgress
 ) -> None:
-    """Read the store, then start its entities, schedules and connectors."""
+    """Undo a setup that failed part way; an error while undoing is logged, not raised, so
+    that the database is closed and the setup's own error is the one reported."""
+    for unsubscribe in reversed(progress.unsubscribe):
+        unsubscribe()
+    try:
+        if progress.schedules:
+            await _async_stop_schedules(entry)
+        if progress.platforms:
+            await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    except Exception:
+        _LOGGER.exception("Undoing the failed setup of %s", entry.title)
+
+
+async def _async_setup_store(
+    hass: HomeAssistant,
+    entry: CareOnConfigEntry,
+    coordinator: CareOnDataUpdateCoordinator,
+    progress: _SetupProgress,
+) -> None:
+    """Read the store, then start its entities, schedules and connectors; PROGRESS records
+    each step as it is taken."""
     engine = coordinator.engine
     await coordinator.async_config_entry_first_refresh()
     runtime = EquipmentRuntimeTracker(hass, entry, coordinator)
@@ -145,9 +184,11 @@ async def _async_setup_store(
         await _async_stop_schedules(entry)
         await coordinator.async_close()
 
-    entry.async_on_unload(engine.subscribe(_async_announce))
-    entry.async_on_unload(hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close))
-    entry.async_on_unload(entry.add_update_listener(_async_update_listener))
+    progress.unsubscribe += [
+        engine.subscribe(_async_announce),
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _async_close),
+        entry.add_update_listener(_async_update_listener),
+    ]
 
     @callback
     def _async_sync_issues() -> None:
@@ -156,7 +197,7 @@ async def _async_setup_store(
             async_sync_unmapped_issues(hass, entry, coordinator.data)
 
     _async_sync_issues()
-    entry.async_on_unload(coordinator.async_add_listener(_async_sync_issues))
+    progress.unsubscribe.append(coordinator.async_add_listener(_async_sync_issues))
 
     # tasks that came due while Home Assistant was off are announced before entities appear
     if await maintenance.async_check_if_pending():
@@ -164,7 +205,9 @@ async def _async_setup_store(
     # the traffic forecast: a history that cannot be read leaves the entry loaded (the
     # recommended-staff sensor is unavailable until the next hour's refresh reads it)
     await forecast.async_refresh()
+    progress.platforms = True  # some may be set up even when forwarding fails
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    progress.schedules = True  # each stops cleanly whether it started or not
     # count equipment runtime and keep the next maintenance check scheduled
     runtime.async_start()
     maintenance.async_start()

@@ -157,6 +157,10 @@ class CareOnDataUpdateCoordinator(DataUpdateCoordinator[StoreSnapshot]):
     async def _async_update_data(self) -> StoreSnapshot:
         """Read products, stock and today's sales in one transaction."""
         async with self._read_lock:
+            if self._closed and self.data is not None:
+                # Queued behind a read when the entry was unloaded: the database is closed
+                # on purpose, which is no reason for a repair issue.
+                return self.data
             for _ in range(MAX_REREADS):
                 commits = self._commits
                 snapshot = await self._async_read()

@@ -27,8 +27,8 @@ def no_libpq_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
-def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
-    """A self-signed certificate and its key, as PEM files."""
+def _certificate(directory: Path, name: str, passphrase: bytes | None = None) -> tuple[Path, Path]:
+    """A self-signed certificate and its key, as PEM files (the key encrypted with PASSPHRASE)."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.now(UTC)
@@ -49,7 +49,9 @@ def _certificate(directory: Path, name: str) -> tuple[Path, Path]:
         key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
+            serialization.BestAvailableEncryption(passphrase)
+            if passphrase
+            else serialization.NoEncryption(),
         )
     )
     return cert_path, key_path
@@ -108,6 +110,57 @@ def test_verify_ca_uses_the_users_root_certificate(tmp_path: Path) -> None:
     assert tls.context.verify_mode == ssl.CERT_REQUIRED
     assert not tls.context.check_hostname
     assert [c["subject"] for c in tls.context.get_ca_certs()] == [((("commonName", "root"),),)]
+
+
+def test_require_checks_the_certificate_when_a_root_file_exists(tmp_path: Path) -> None:
+    """require with ~/.postgresql/root.crt behaves as verify-ca, as libpq."""
+    folder = tmp_path / "home" / ".postgresql"
+    folder.mkdir(parents=True)
+    _certificate(folder, "root")
+    _, tls = postgres_tls(make_url(f"{BASE}?sslmode=require"))
+    assert tls.context is not None
+    assert tls.context.verify_mode == ssl.CERT_REQUIRED
+    assert not tls.context.check_hostname
+    assert [c["subject"] for c in tls.context.get_ca_certs()] == [((("commonName", "root"),),)]
+
+
+@pytest.mark.parametrize("mode", ["verify-ca", "verify-full"])
+def test_verification_without_a_root_certificate_is_refused(mode: str) -> None:
+    """No sslrootcert and no ~/.postgresql/root.crt: refused, not the system's authorities."""
+    with pytest.raises(StoreUnavailableError, match=f"sslmode={mode} needs a root certificate"):
+        postgres_tls(make_url(f"{BASE}?sslmode={mode}"))
+
+
+def test_the_systems_authorities_with_the_host_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sslrootcert=system: the system's authorities, verify-full by default and only then."""
+    loaded: list[ssl.Purpose] = []
+    monkeypatch.setattr(
+        ssl.SSLContext, "load_default_certs", lambda _self, purpose: loaded.append(purpose)
+    )
+    for query in ("sslrootcert=system", "sslmode=verify-full&sslrootcert=system"):
+        _, tls = postgres_tls(make_url(f"{BASE}?{query}"))
+        assert tls.context is not None
+        assert tls.context.verify_mode == ssl.CERT_REQUIRED
+        assert tls.context.check_hostname
+        assert not tls.plain_if_refused
+    assert loaded == [ssl.Purpose.SERVER_AUTH] * 2
+    for mode in ("verify-ca", "require", "prefer"):
+        with pytest.raises(StoreUnavailableError, match=f"needs sslmode=verify-full, not {mode}"):
+            postgres_tls(make_url(f"{BASE}?sslmode={mode}&sslrootcert=system"))
+
+
+def test_an_encrypted_client_key(tmp_path: Path) -> None:
+    """An encrypted key opens with sslpassword; without it the store is refused cleanly instead
+    of OpenSSL asking for the passphrase on a terminal."""
+    cert, key = _certificate(tmp_path, "careon-client", passphrase=b"s3cret")
+    query = f"sslmode=require&sslcert={cert}&sslkey={key}"
+    url, tls = postgres_tls(make_url(f"{BASE}?{query}&sslpassword=s3cret"))
+    assert tls.context is not None
+    assert not url.query  # the passphrase does not travel on
+    with pytest.raises(StoreUnavailableError, match="sslpassword is not given"):
+        postgres_tls(make_url(f"{BASE}?{query}"))
+    with pytest.raises(StoreUnavailableError, match="the TLS settings cannot be used"):
+        postgres_tls(make_url(f"{BASE}?{query}&sslpassword=wrong"))
 
 
 def test_a_client_certificate_is_loaded(tmp_path: Path) -> None:
