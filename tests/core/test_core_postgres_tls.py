@@ -100,24 +100,15 @@ def test_verify_full_checks_the_server(tmp_path: Path) -> None:
     assert not url.query
 
 
-def test_verify_ca_uses_the_users_root_certificate(tmp_path: Path) -> None:
-    """verify-ca without sslrootcert: ~/.postgresql/root.crt, as libpq; no host name check."""
+@pytest.mark.parametrize("mode", ["verify-ca", "require"])
+def test_the_users_root_certificate(tmp_path: Path, mode: str) -> None:
+    """Without sslrootcert, ~/.postgresql/root.crt checks the server's certificate, as in
+    libpq: for verify-ca, and for require (which then behaves as verify-ca); no host name
+    check."""
     folder = tmp_path / "home" / ".postgresql"
     folder.mkdir(parents=True)
     _certificate(folder, "root")
-    _, tls = postgres_tls(make_url(f"{BASE}?sslmode=verify-ca"))
-    assert tls.context is not None
-    assert tls.context.verify_mode == ssl.CERT_REQUIRED
-    assert not tls.context.check_hostname
-    assert [c["subject"] for c in tls.context.get_ca_certs()] == [((("commonName", "root"),),)]
-
-
-def test_require_checks_the_certificate_when_a_root_file_exists(tmp_path: Path) -> None:
-    """require with ~/.postgresql/root.crt behaves as verify-ca, as libpq."""
-    folder = tmp_path / "home" / ".postgresql"
-    folder.mkdir(parents=True)
-    _certificate(folder, "root")
-    _, tls = postgres_tls(make_url(f"{BASE}?sslmode=require"))
+    _, tls = postgres_tls(make_url(f"{BASE}?sslmode={mode}"))
     assert tls.context is not None
     assert tls.context.verify_mode == ssl.CERT_REQUIRED
     assert not tls.context.check_hostname
