@@ -25,7 +25,7 @@ from custom_components.careon.connectors import NiceConnector
 from custom_components.careon.connectors.const import CONNECTOR_NICE_PAYMENTS
 from custom_components.careon.const import DOMAIN
 from custom_components.careon.core import CareOnError, ValidationError
-from tests.fakes.nice import FakeNice
+from tests.fakes.nice import FakeNice, sign
 
 from .conftest import async_call_careon, async_settle, get_state, store_entry
 from .connector_helpers import (
@@ -67,6 +67,11 @@ async def entry(
 async def client(hass_client_no_auth: ClientSessionGenerator) -> TestClient:
     """An HTTP client of Home Assistant's server (webhooks take no login)."""
     return await hass_client_no_auth()
+
+
+def nice_signature(payment: dict[str, Any]) -> str:
+    """The signature NICE would give this payment with the test's secret key."""
+    return sign(payment["tid"], payment["amount"], payment["ediDate"], "test-secret-key")
 
 
 def _connector(entry: MockConfigEntry) -> NiceConnector:
@@ -174,34 +179,145 @@ async def test_cancel_refunds_the_order(
     assert get_state(hass, REVENUE).state == "0"
 
 
-async def test_nice_unreachable_uses_the_signed_webhook(
-    hass: HomeAssistant, entry: MockConfigEntry, fake: FakeNice, client: TestClient
+async def test_nice_unreachable_is_delivered_again(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake: FakeNice,
+    client: TestClient,
+    demo_store: Path,
 ) -> None:
-    """When NICE cannot confirm the payment, the signed webhook's copy is recorded."""
+    """When NICE cannot confirm the payment, nothing is recorded and the answer is 503, so
+    that NICE delivers again; the next delivery, confirmed, is recorded."""
     payment = fake.add_payment(amount=6000)
     fake.fail_next(3, status=502)
     headers, body = fake.webhook(payment["tid"])
+    before = await async_dump(hass, demo_store)
+
+    assert (await async_post(client, NICE_WEBHOOK_ID, headers, body))[0] == 503
+    assert await async_dump(hass, demo_store) == before
 
     assert await async_post(client, NICE_WEBHOOK_ID, headers, body) == (200, "OK")
     assert (await async_sales(entry, SOURCE))["payments"] == {payment["tid"]: "approved"}
 
 
 async def test_refused_keys_while_confirming(
-    hass: HomeAssistant, entry: MockConfigEntry, fake: FakeNice, client: TestClient
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake: FakeNice,
+    client: TestClient,
+    demo_store: Path,
 ) -> None:
-    """NICE refusing the keys: the signed payment is still recorded, and a reauth flow
-    asks for the keys."""
+    """NICE refusing the keys: the payment cannot be confirmed, so nothing is recorded (503:
+    NICE delivers again), and a reauth flow asks for the keys."""
     payment = fake.add_payment()
     fake.secret_key = "rotated"
     headers, body = fake.webhook(payment["tid"], secret="test-secret-key")
+    before = await async_dump(hass, demo_store)
 
-    assert await async_post(client, NICE_WEBHOOK_ID, headers, body) == (200, "OK")
+    assert (await async_post(client, NICE_WEBHOOK_ID, headers, body))[0] == 503
     await hass.async_block_till_done()
 
-    assert (await async_sales(entry, SOURCE))["payments"] == {payment["tid"]: "approved"}
+    assert await async_dump(hass, demo_store) == before
     (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert flow["context"]["source"] == SOURCE_REAUTH
     assert flow["step_id"] == "reauth_connector"
+
+
+async def _paid_order(
+    hass: HomeAssistant, entry: MockConfigEntry, fake: FakeNice, client: TestClient
+) -> tuple[str, dict[str, Any]]:
+    """An online order paid through NICE: its id and NICE's payment."""
+    order_id = await _online_order(hass, entry, "web-0100")
+    payment = fake.add_payment(amount=4500, order_id="web-0100")
+    headers, body = fake.webhook(payment["tid"])
+    assert await async_post(client, NICE_WEBHOOK_ID, headers, body) == (200, "OK")
+    await async_settle(hass)
+    assert (await _order(entry, order_id))["status"] == "paid"
+    return order_id, payment
+
+
+@pytest.mark.parametrize("nice_answers", ["its own copy", "503"])
+async def test_a_forged_cancel_refunds_nothing(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake: FakeNice,
+    client: TestClient,
+    nice_answers: str,
+) -> None:
+    """A captured webhook altered to "cancelled", naming a paid order by CareOn's own id (the
+    status and the order are not covered by NICE's signature): NICE's own copy is what
+    counts, or, while NICE cannot answer, nothing; the order stays paid either way."""
+    order_id, payment = await _paid_order(hass, entry, fake, client)
+    other_order = await _online_order(hass, entry, "web-0101")
+    headers, body = fake.webhook(payment["tid"])
+    forged = {**json.loads(body), "status": "cancelled", "balanceAmt": 0, "orderId": other_order}
+    if nice_answers == "503":
+        fake.fail_next(3, status=503)
+
+    status, _ = await async_post(client, NICE_WEBHOOK_ID, headers, json.dumps(forged).encode())
+    await async_settle(hass)
+
+    assert status == (200 if nice_answers == "its own copy" else 503)
+    assert (await _order(entry, order_id))["status"] == "paid"
+    assert (await _order(entry, other_order))["status"] == "open"
+    assert (await async_sales(entry, SOURCE))["payments"] == {payment["tid"]: "approved"}
+    assert get_state(hass, REVENUE).state == "4500"
+
+
+async def test_a_tid_shifted_into_the_amount_is_refused(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake: FakeNice,
+    client: TestClient,
+    demo_store: Path,
+) -> None:
+    """The signature runs tid, amount and ediDate together: the tid's last digit moved into
+    the amount keeps it valid. That tid is no NICE tid (29 characters): refused for good
+    (400) without asking NICE, nothing written."""
+    order_id, payment = await _paid_order(hass, entry, fake, client)
+    headers, body = fake.webhook(payment["tid"])
+    data = json.loads(body)
+    tid, amount = data["tid"], str(data["amount"])
+    forged = {
+        **data,
+        "tid": tid[:-1],
+        "amount": tid[-1] + amount,
+        "status": "cancelled",
+        "orderId": order_id,
+    }
+    assert nice_signature(forged) == data["signature"]  # still valid
+    requests = len(fake.requests)
+    before = await async_dump(hass, demo_store)
+
+    status, text = await async_post(client, NICE_WEBHOOK_ID, headers, json.dumps(forged).encode())
+
+    assert (status, text) == (400, "not a NICE transaction id")
+    assert len(fake.requests) == requests
+    assert await async_dump(hass, demo_store) == before
+
+
+async def test_a_payment_nice_does_not_know_is_refused(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    fake: FakeNice,
+    client: TestClient,
+    demo_store: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A signed webhook for a tid NICE answers A118 (no such payment) to: refused for good
+    (400, NICE stops delivering), logged, nothing written."""
+    order_id, payment = await _paid_order(hass, entry, fake, client)
+    unknown = {**payment, "tid": payment["tid"][:-4] + "9999", "status": "cancelled"}
+    unknown["orderId"] = order_id
+    headers, body = fake.webhook(unknown)
+    before = await async_dump(hass, demo_store)
+
+    assert await async_post(client, NICE_WEBHOOK_ID, headers, body) == (400, "unknown to NICE")
+
+    assert len(fake.requests_to(f"/v1/payments/{unknown['tid']}")) == 1
+    assert await async_dump(hass, demo_store) == before
+    assert "announced a payment NICE does not know (A118)" in caplog.text
+    assert _connector(entry).stats["refused_400"] == 1
 
 
 @pytest.mark.parametrize(
@@ -212,7 +328,7 @@ async def test_refused_keys_while_confirming(
         ("no_signature", 401),
         ("not_a_payment", 400),
         ("no_tid", 400),
-        ("bad_status", 400),
+        ("bad_status", 503),
     ],
 )
 async def test_refused_webhooks_write_nothing(
@@ -224,8 +340,8 @@ async def test_refused_webhooks_write_nothing(
     tamper: str,
     status: int,
 ) -> None:
-    """A wrong signature is 401; a body that is no payment (signed or not) 400; nothing is
-    written either way."""
+    """A wrong signature is 401; a body that is no payment (signed or not) 400; a signed one
+    NICE cannot confirm 503; nothing is written either way."""
     payment = fake.add_payment(amount=4500)
     headers, body = fake.webhook(payment["tid"], secret="other" if tamper == "secret" else None)
     data = json.loads(body)
@@ -238,7 +354,7 @@ async def test_refused_webhooks_write_nothing(
     elif tamper == "no_tid":
         data["tid"] = ""
     elif tamper == "bad_status":
-        # signed, but unreadable; NICE, which would give its own copy, does not answer
+        # signed, but unreadable; NICE, whose copy alone counts, does not answer
         data["status"] = "exploded"
         fake.fail_next(3, status=502)
     body = json.dumps(data).encode()

@@ -641,14 +641,21 @@ async def test_payments_after_the_order_pay_it_once_they_cover_it(cafe: ActionEn
     )
     assert (done.result["status"], done.result["previous_status"]) == ("completed", "paid")
 
-    # an order found by its own id, or an order placed by hand that names the vendor's id
+    # an order placed by hand that names the vendor's id is found by that id; an order's own
+    # id is no vendor's reference, and names no order
     by_hand = await sync_any(cafe, "place_order", lines=[{"product": LATTE}], external_id="N-1")
     by_id = await sync(
         cafe,
         "sync_payment",
         {**payment_params("n-1", by_hand["order_id"], "approved", 5000), "source": "nice"},
     )
-    assert by_id.result["order_id"] == by_hand["order_id"]
+    assert by_id.result["order_id"] is None
+    cancelled = await sync(
+        cafe,
+        "sync_payment",
+        {**payment_params("n-1", by_hand["order_id"], "cancelled", 5000), "source": "nice"},
+    )
+    assert (cancelled.result["order_id"], cancelled.result["refunded"]) == (None, False)
     by_ref = await sync(
         cafe,
         "sync_payment",

@@ -60,7 +60,7 @@ class NiceConnector(Connector):
         if not nice.verify_webhook(payment, self._secret_key):
             return self._refuse(HTTPStatus.UNAUTHORIZED, "bad signature")
         try:
-            params, key = _sync_params(await self._async_confirm(payment))
+            params, key = _sync_params(await self._async_confirm(str(payment["tid"])))
             await self.async_sync("sync_payment", params, key, source=SOURCE_PAYMENT)
         except nice.NiceFormatError as err:
             return self._refuse(HTTPStatus.BAD_REQUEST, f"unreadable payment ({err.field})")
@@ -73,15 +73,45 @@ class NiceConnector(Connector):
         self.stats["payments"] += 1
         return web.Response(text=_ACCEPTED, content_type="text/html")
 
-    async def _async_confirm(self, payment: Mapping[str, Any]) -> Mapping[str, Any]:
-        """NICE's own copy of the payment when it answers; else the signed webhook's."""
+    async def _async_confirm(self, tid: str) -> Mapping[str, Any]:
+        """NICE's own copy of the payment a webhook announces.
+
+        The webhook's signature covers only ``tid + amount + ediDate``, run together: digits
+        moved between tid and amount keep it valid, and the status, order and cancels are not
+        signed at all. Nothing of the webhook but its tid is believed; what is recorded is
+        what NICE answers for that tid. A tid NICE does not know is refused for good (400);
+        NICE unreachable or refusing the keys is answered 503, so that NICE delivers again.
+        """
+        if not nice.is_tid(tid):
+            raise ConnectorFailure(HTTPStatus.BAD_REQUEST, "not a NICE transaction id")
         try:
-            return await self.client.payment(str(payment["tid"]))
-        except nice.NiceAuthError:
+            confirmed = await self.client.payment(tid)
+        except nice.NiceNotFound as err:
+            LOGGER.warning(
+                "%s of %s announced a payment NICE does not know (%s); nothing was recorded",
+                self.name,
+                self.entry.title,
+                err.code,
+            )
+            raise ConnectorFailure(HTTPStatus.BAD_REQUEST, "unknown to NICE") from err
+        except nice.NiceAuthError as err:
             self.async_auth_failed()
+            raise ConnectorFailure(
+                HTTPStatus.SERVICE_UNAVAILABLE, "NICE refused the keys; not confirmed"
+            ) from err
+        except nice.NiceFormatError as err:
+            raise ConnectorFailure(
+                HTTPStatus.SERVICE_UNAVAILABLE, f"NICE answered no payment ({err.field})"
+            ) from err
         except nice.NiceError as err:
-            LOGGER.debug("Could not confirm a NICE payment, using the signed webhook: %s", err)
-        return payment
+            raise ConnectorFailure(
+                HTTPStatus.SERVICE_UNAVAILABLE, f"NICE could not confirm the payment ({err.code})"
+            ) from err
+        if confirmed.get("tid") != tid:
+            raise ConnectorFailure(
+                HTTPStatus.SERVICE_UNAVAILABLE, "NICE answered for another transaction"
+            )
+        return confirmed
 
     async def async_fetch_payment(
         self,

@@ -3,9 +3,10 @@
 Approved payments no order is linked to yet (a card-sales import, a payment that came before
 its order) are matched by three rules, in order:
 
-1. ``reference``: the payment names its order (``order_ref``: the vendor's order id, an Order's
-   ``external_id`` or an Order's id). A payment that names its order is matched by that
-   reference only: it waits for its own order rather than be guessed onto another.
+1. ``reference``: the payment names its order (``order_ref``: the vendor's order id, or an
+   Order's ``external_id``; never an Order's own id, which is no vendor's reference). A payment
+   that names its order is matched by that reference only: it waits for its own order rather
+   than be guessed onto another.
 2. ``approval_no``: another approved payment with the same approval number (the same card sale
    reported by another source, within a day) already pays an order.
 3. ``amount``: an order of exactly the payment's amount, placed within ``window_minutes`` of the
@@ -135,7 +136,6 @@ async def _orders_by_reference(
             via_vendor[(source, ref)] = object_id
     refs = {p.get("order_ref") for p in payments}
     by_external: dict[str, set[str]] = defaultdict(set)
-    by_id: set[str] = set()
     dialect = ontology.conn.dialect.name
     for chunk in _chunks(refs):
         rows = await ontology.conn.execute(
@@ -145,20 +145,12 @@ async def _orders_by_reference(
         )
         for order_id, external_id in rows:
             by_external[external_id].add(order_id)
-        rows = await ontology.conn.execute(
-            select(objects_table.c.id).where(
-                objects_table.c.type == ORDER, objects_table.c.id.in_(chunk)
-            )
-        )
-        by_id.update(order_id for (order_id,) in rows)
     matched = {}
     for payment in payments:
         ref = payment.get("order_ref")
         order_id = via_vendor.get((payment.get("source", ""), ref))
         if order_id is None and len(by_external.get(ref, ())) == 1:
             order_id = next(iter(by_external[ref]))
-        if order_id is None and ref in by_id:
-            order_id = ref
         if order_id is not None:
             matched[payment.id] = order_id
     return matched

@@ -262,7 +262,8 @@ async def _is_synced(ontology: Ontology, order_id: str) -> bool:
 
 async def find_order(ontology: Ontology, source: str, reference: str) -> StoreObject | None:
     """The order a payment names: by the connector's vendor id, else an order whose
-    ``external_id`` it is, else an order's own id."""
+    ``external_id`` it is. Never by an order's own id: a vendor names orders by its own
+    references, and a payment that could name any order could refund any order."""
     found = await ontology.find_external(source, ORDER_KIND, [reference])
     if reference in found:
         return await ontology.get(found[reference])
@@ -278,10 +279,7 @@ async def find_order(ontology: Ontology, source: str, reference: str) -> StoreOb
             .limit(1)
         )
     ).first()
-    if row is not None:
-        return object_from_row(row)
-    order = await ontology.get(reference)
-    return order if order is not None and order.type == ORDER else None
+    return object_from_row(row) if row is not None else None
 
 
 async def _refund(ctx: ActionContext, order_id: str) -> None:

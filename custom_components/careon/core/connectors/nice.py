@@ -279,6 +279,15 @@ def signature(tid: str, amount: int | str, edi_date: str, secret: str) -> str:
     return hashlib.sha256(f"{tid}{amount}{edi_date}{secret}".encode()).hexdigest()
 
 
+# A tid: the merchant's 10-character MID, then 20 more letters and digits (30 in all)
+TID_LENGTH: Final = 30
+
+
+def is_tid(value: str) -> bool:
+    """Whether ``value`` has the shape of a NICE transaction id."""
+    return len(value) == TID_LENGTH and value.isascii() and value.isalnum()
+
+
 def verify_webhook(payment: Mapping[str, Any], secret: str) -> bool:
     """True when the payment's ``signature`` was made with the merchant's secret key."""
     tid, amount, edi, given = (
