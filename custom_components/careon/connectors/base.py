@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import aiohttp
 from aiohttp import web
 from aiohttp.hdrs import METH_POST
 from homeassistant.components import webhook
@@ -19,7 +20,13 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from ..const import DOMAIN, LOGGER
 from ..core import ActionEngine, ActionResult, CareOnError, ValidationError
 from ..core.fields import validate_fields
-from .const import CONF_SUBENTRY_ID, CONF_WEBHOOK_ID, CONNECTOR_NAMES
+from .const import (
+    CONF_SUBENTRY_ID,
+    CONF_WEBHOOK_ID,
+    CONNECTOR_NAMES,
+    WEBHOOK_MAX_BYTES,
+    WEBHOOK_READ_CHUNK,
+)
 
 if TYPE_CHECKING:
     from ..coordinator import CareOnConfigEntry
@@ -140,6 +147,23 @@ class Connector(ABC):
         except CareOnError as err:
             # the database is unavailable or busy: the vendor delivers again later
             raise ConnectorFailure(HTTPStatus.SERVICE_UNAVAILABLE, str(err)) from err
+
+    async def async_read_body(self, request: web.Request) -> bytes:
+        """A delivery's body, at most WEBHOOK_MAX_BYTES: a larger one is refused (413) before
+        it is read whole, and a body that cannot be read (the sender went away) is a 400.
+        Read here rather than by ``request.read()``, whose errors would reach Home
+        Assistant's webhook handler, which logs the webhook id (the secret in its URL)."""
+        if request.content_length is not None and request.content_length > WEBHOOK_MAX_BYTES:
+            raise ConnectorFailure(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+        body = bytearray()
+        try:
+            async for chunk in request.content.iter_chunked(WEBHOOK_READ_CHUNK):
+                body += chunk
+                if len(body) > WEBHOOK_MAX_BYTES:
+                    raise ConnectorFailure(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+        except (OSError, aiohttp.ClientError, web.HTTPException) as err:
+            raise ConnectorFailure(HTTPStatus.BAD_REQUEST, "body not read") from err
+        return bytes(body)
 
     def _refuse(self, status: HTTPStatus, reason: str) -> web.Response:
         """Answer a delivery that was not recorded (the vendor retries 5xx; 4xx are logged)."""

@@ -45,6 +45,10 @@ CLIENT_BACKOFF: Final = 0.5
 
 # Webhook deliveries remembered to answer a retried one without work
 WEBHOOK_DEDUPE_SIZE: Final = 2048
+# The largest webhook body read (a Toss Place order of a hundred lines is about 60 KiB); a larger
+# one is answered 413 unread
+WEBHOOK_MAX_BYTES: Final = 1024 * 1024
+WEBHOOK_READ_CHUNK: Final = 64 * 1024
 
 ISSUE_UNMAPPED_PRODUCT: Final = "unmapped_product"
 

@@ -52,7 +52,10 @@ class NiceConnector(Connector):
     ) -> web.Response:
         """A payment changed: check NICE's signature, confirm it, record it, answer "OK"."""
         self.stats["webhooks"] += 1
-        body = await request.read()
+        try:
+            body = await self.async_read_body(request)
+        except ConnectorFailure as err:
+            return self._refuse(err.status, err.reason)
         try:
             payment = nice.parse_webhook(body, request.headers.get("Content-Type"))
         except nice.NiceFormatError as err:

@@ -157,7 +157,10 @@ class TossPlaceConnector(Connector):
         """One delivery: 401 unless signed and fresh, 400 when unreadable, 503 when it
         could not be recorded now (the vendor delivers it again), else 200."""
         self.stats["webhooks"] += 1
-        body = await request.read()
+        try:
+            body = await self.async_read_body(request)
+        except ConnectorFailure as err:
+            return self._refuse(err.status, err.reason)
         headers = request.headers
         if not toss.verify_signature(
             self._webhook_secret,
