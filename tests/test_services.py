@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Context, HomeAssistant
@@ -14,6 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 import voluptuous as vol
 
 from custom_components.careon.const import DOMAIN
+from custom_components.careon.core import queries
 
 from .conftest import async_call_careon, get_state
 
@@ -408,6 +410,20 @@ async def test_query(hass: HomeAssistant, init_integration: MockConfigEntry) -> 
     assert err.translation_placeholders == {"field": "filters.colour"}
     err = await _fails(hass, entry, "query")
     assert err.translation_key == "missing_field"
+    # bounded: four hops are refused, and so is an answer past its size, translated
+    err = await _fails(
+        hass, entry, "query", object_type="Product", follow="~contains.contains.~contains.contains"
+    )
+    assert (err.translation_key, err.translation_placeholders["field"]) == (
+        "out_of_range",
+        "follow",
+    )
+    with patch.object(queries, "MAX_QUERY_OBJECTS", 100):  # the demo cafe is small
+        err = await _fails(
+            hass, entry, "query", object_type="Product", follow="requires.~requires.requires"
+        )
+    assert err.translation_key == "query_too_large"
+    assert err.translation_placeholders == {"limit": "100", "field": "follow"}
 
     # A query only responds.
     with pytest.raises(ServiceValidationError):

@@ -43,7 +43,7 @@ from .core.actions.maintenance import is_due
 from .core.actions.orders import CHANNELS
 from .core.actions.stock import is_low
 from .core.ontology import Ontology, new_object_id
-from .core.queries import PURCHASE_ORDER_OPEN, StoreSnapshot
+from .core.queries import MAX_FOLLOW_HOPS, MAX_QUERY_OBJECTS, PURCHASE_ORDER_OPEN, StoreSnapshot
 from .forecast import (
     ATTR_MIN_STAFF,
     ATTR_ORDERS_PER_STAFF_HOUR,
@@ -586,7 +586,8 @@ class QueryTool(CareOnTool):
         "{property: {op: value}} with op eq, ne, lt, lte, gt, gte, in, contains (e.g. "
         '{"price": {"gte": 5000}}). follow: link types to attach, dotted for several hops '
         '("requires.supplied_by": a product\'s ingredients and their suppliers), a leading ~ '
-        'goes backwards ("~contains": the orders containing a product).'
+        'goes backwards ("~contains": the orders containing a product); at most '
+        f"{MAX_FOLLOW_HOPS} hops, and at most {MAX_QUERY_OBJECTS} objects in all."
     )
     fields: ClassVar[VolDictType] = {
         vol.Optional("object_type", description="The type of the objects."): str,

@@ -12,12 +12,17 @@ from sqlalchemy import text
 from custom_components.careon.core import (
     ActionEngine,
     ValidationError,
+    queries,
     query_objects,
     store_snapshot,
 )
 from custom_components.careon.core.fields import to_iso
 from custom_components.careon.core.ontology import Ontology
-from custom_components.careon.core.queries import day_bounds, hourly_orders
+from custom_components.careon.core.queries import (
+    MAX_QUERY_OBJECTS,
+    day_bounds,
+    hourly_orders,
+)
 from custom_components.careon.core.tables import ORDER_PLACED_AT_SQL
 
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -299,6 +304,11 @@ QUERY_ERRORS = [
     ({"object_type": "Product", "follow": ["requires.made_by"]}, "unknown_link_type", "follow"),
     ({"object_type": "Product", "follow": [""]}, "invalid_type", "follow"),
     ({"object_type": "Product", "follow": [3]}, "invalid_type", "follow"),
+    (
+        {"object_type": "Product", "follow": ["~contains.contains.~contains.contains"]},
+        "out_of_range",
+        "follow",
+    ),
     ({"object_type": "Product", "limit": 0}, "out_of_range", "limit"),
     ({"object_type": "Product", "limit": 1001}, "out_of_range", "limit"),
     ({"object_type": "Product", "select": ["name"]}, "unknown_field", "select"),
@@ -310,6 +320,51 @@ async def test_query_errors(cafe: ActionEngine) -> None:
         with pytest.raises(ValidationError) as info:
             await _query(cafe, **params)
         assert (info.value.translation_key, info.value.field) == (key, field), params
+
+
+async def test_following_links_is_bounded(cafe: ActionEngine, act) -> None:
+    """Each hop can multiply the answer (one product, its orders, their lines' products, their
+    orders...): past MAX_QUERY_OBJECTS objects the query is refused, cleanly, instead of
+    growing without end; the same query with a narrower start is answered."""
+    for _ in range(40):
+        await act(
+            cafe,
+            "place_order",
+            lines=[{"product": "product.latte_hot"}, {"product": "product.americano_hot"}],
+        )
+    hops = "~contains.contains.~contains"
+    with pytest.raises(ValidationError) as info:
+        await _query(cafe, object_ids=["product.latte_hot"], follow=[hops])
+    assert info.value.translation_key == "query_too_large"
+    assert info.value.placeholders["limit"] == str(MAX_QUERY_OBJECTS)
+    # two hops: the 40 orders and their 80 lines' products
+    (latte,) = await _query(cafe, object_ids=["product.latte_hot"], follow=["~contains.contains"])
+    orders = latte["links"]["~contains"]
+    assert len(orders) == 40
+    assert sum(len(order["links"]["contains"]) for order in orders) == 80
+
+
+async def test_a_query_reads_no_more_links_than_it_may_answer(
+    cafe: ActionEngine, act, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The links of a step are read with a limit: a step that would exceed the budget is
+    refused after reading one link more than the budget, not the whole table."""
+    monkeypatch.setattr(queries, "MAX_QUERY_OBJECTS", 10)
+    for _ in range(30):
+        await act(cafe, "place_order", lines=[{"product": "product.latte_hot"}])
+    read: list[int] = []
+    real = Ontology.links_to
+
+    async def links_to(self: Ontology, *args: Any, **kwargs: Any) -> Any:
+        links = await real(self, *args, **kwargs)
+        read.append(len(links))
+        return links
+
+    monkeypatch.setattr(Ontology, "links_to", links_to)
+    with pytest.raises(ValidationError) as info:
+        await _query(cafe, object_ids=["product.latte_hot"], follow=["~contains"])
+    assert info.value.translation_key == "query_too_large"
+    assert read == [10]  # the budget (10, less the product itself) and one more
 
 
 async def test_the_days_orders_are_found_through_the_index(cafe: ActionEngine, act) -> None:

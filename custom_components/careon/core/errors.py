@@ -17,6 +17,7 @@ ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "unknown_field": ("field",),
     "invalid_type": ("field", "expected"),
     "out_of_range": ("field", "value", "limit"),
+    "query_too_large": ("limit",),
     "invalid_choice": ("field", "value", "choices"),
     "empty_list": ("field",),
     "unknown_action": ("action",),

@@ -231,18 +231,22 @@ class Ontology:
         """Outgoing links of some objects."""
         return await self._links(links_table.c.source_id, source_ids, link_type)
 
-    async def links_to(self, target_ids: Iterable[str], link_type: str | None = None) -> list[Link]:
-        """Incoming links of some objects."""
-        return await self._links(links_table.c.target_id, target_ids, link_type)
+    async def links_to(
+        self, target_ids: Iterable[str], link_type: str | None = None, *, limit: int | None = None
+    ) -> list[Link]:
+        """Incoming links of some objects (the first ``limit`` of them, when given)."""
+        return await self._links(links_table.c.target_id, target_ids, link_type, limit)
 
-    async def _links(self, column: Any, ids: Iterable[str], link_type: str | None) -> list[Link]:
+    async def _links(
+        self, column: Any, ids: Iterable[str], link_type: str | None, limit: int | None = None
+    ) -> list[Link]:
         id_list = list(set(ids))
         if not id_list:
             return []
         stmt = select(links_table).where(column.in_(id_list))
         if link_type is not None:
             stmt = stmt.where(links_table.c.link_type == link_type)
-        rows = await self.conn.execute(stmt.order_by(links_table.c.id))
+        rows = await self.conn.execute(stmt.order_by(links_table.c.id).limit(limit))
         return [
             Link(
                 source_id=r.source_id,
@@ -254,9 +258,10 @@ class Ontology:
         ]
 
     async def linked(
-        self, source_ids: Iterable[str], link_type: str
+        self, source_ids: Iterable[str], link_type: str, *, limit: int | None = None
     ) -> list[tuple[Link, StoreObject]]:
-        """Outgoing links of one type together with their targets, in one query."""
+        """Outgoing links of one type together with their targets, in one query (the first
+        ``limit`` of them, when given)."""
         ids = list(set(source_ids))
         if not ids:
             return []
@@ -270,6 +275,7 @@ class Ontology:
             .join(target, target.c.id == links_table.c.target_id)
             .where(links_table.c.source_id.in_(ids), links_table.c.link_type == link_type)
             .order_by(links_table.c.id)
+            .limit(limit)
         )
         result = []
         for row in rows:

@@ -45,6 +45,12 @@ QUERY_PARAMS = {
     "follow": Field(kind="list"),
     "limit": Field(kind="integer", default=100, min=1, max=1000),
 }
+# `follow`: at most this many hops in a path, and this many objects in one answer, the objects
+# reached along links included (one object reached along two paths counts twice: it is there
+# twice). Each hop can multiply the answer; without a cap three hops from a product over its
+# orders' lines give hundreds of megabytes.
+MAX_FOLLOW_HOPS = 3
+MAX_QUERY_OBJECTS = 2000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,8 +303,20 @@ async def query_objects(
     ]
     matched = matched[: clean["limit"]]
     result = [o.as_dict() for o in matched]
-    await _attach_links(ontology, result, follow)
+    await _attach_links(ontology, result, follow, _Budget(MAX_QUERY_OBJECTS - len(result)))
     return result
+
+
+@dataclass
+class _Budget:
+    """How many more objects the answer may hold."""
+
+    left: int
+
+    def take(self, count: int) -> None:
+        if count > self.left:
+            raise ValidationError("query_too_large", field="follow", limit=MAX_QUERY_OBJECTS)
+        self.left -= count
 
 
 def _parse_filters(
@@ -356,8 +374,16 @@ def _parse_follow(paths: Sequence[Any], schema: Schema, object_type: str | None)
     for path in paths:
         if not isinstance(path, str) or not path:
             raise ValidationError("invalid_type", field="follow", expected="link type names")
+        steps = path.split(".")
+        if len(steps) > MAX_FOLLOW_HOPS:
+            raise ValidationError(
+                "out_of_range",
+                field="follow",
+                value=f"{path} ({len(steps)})",
+                limit=f"<= {MAX_FOLLOW_HOPS}",
+            )
         node = tree
-        for step in path.split("."):
+        for step in steps:
             link_name = step.removeprefix("~")
             if not any(link_name in t.links for t in schema.types.values()):
                 raise ValidationError(
@@ -371,8 +397,9 @@ def _parse_follow(paths: Sequence[Any], schema: Schema, object_type: str | None)
 
 
 async def _attach_links(
-    ontology: Ontology, objects: list[dict[str, Any]], tree: Mapping[str, Any]
+    ontology: Ontology, objects: list[dict[str, Any]], tree: Mapping[str, Any], budget: _Budget
 ) -> None:
+    """Attach the links of TREE's steps to OBJECTS, reading no more than BUDGET allows."""
     if not tree or not objects:
         return
     # One object can be reached along several paths (two products need the same beans):
@@ -384,18 +411,22 @@ async def _attach_links(
         attached: list[dict[str, Any]] = []
         for obj in objects:
             obj.setdefault("links", {})[step] = []
+        # one link more than the budget: enough to know it is exceeded, never the whole table
+        read = budget.left + 1
         if step.startswith("~"):
-            links = await ontology.links_to(by_id, step[1:])
+            links = await ontology.links_to(by_id, step[1:], limit=read)
+            budget.take(len(links))
             sources = await ontology.get_many(link.source_id for link in links)
             pairs = [(link.target_id, link.properties, sources[link.source_id]) for link in links]
         else:
-            pairs = [
-                (link.source_id, link.properties, target)
-                for link, target in await ontology.linked(by_id, step)
-            ]
+            linked = await ontology.linked(by_id, step, limit=read)
+            budget.take(len(linked))
+            pairs = [(link.source_id, link.properties, target) for link, target in linked]
         for owner_id, link_properties, other in pairs:
-            for owner in by_id[owner_id]:
+            copies = by_id[owner_id]
+            budget.take(len(copies) - 1)  # the first copy was counted with its link
+            for owner in copies:
                 entry = {**other.as_dict(), "link": dict(link_properties)}
                 owner["links"][step].append(entry)
                 attached.append(entry)
-        await _attach_links(ontology, attached, subtree)
+        await _attach_links(ontology, attached, subtree, budget)
