@@ -17,6 +17,7 @@ from syrupy.filters import props
 
 from custom_components.careon.const import DOMAIN
 from custom_components.careon.core.connectors import nice, toss_place
+from custom_components.careon.diagnostics import OBJECTS_PER_TYPE
 from tests.fakes.nice import FakeNice
 from tests.fakes.toss_place import FakeTossPlace
 
@@ -184,3 +185,25 @@ async def test_diagnostics_of_connectors(
     assert payment["properties"]["card"] == "**REDACTED**"
     assert payment["properties"]["amount"] == paid["amount"]
     assert diagnostics["snapshot"]["unreconciled_payments"] == 1
+
+
+async def test_diagnostics_are_bounded(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, init_integration: MockConfigEntry
+) -> None:
+    """However many orders the store has taken, diagnostics count them all and show only the
+    ones changed last (OBJECTS_PER_TYPE), their free-text notes redacted."""
+    engine = init_integration.runtime_data.engine
+    for number in range(OBJECTS_PER_TYPE + 15):
+        await engine.execute(
+            "place_order",
+            {"lines": [{"product": "product.latte_hot"}], "note": f"010-5555-{number:04d} 포장"},
+            actor="test",
+            source="test",
+        )
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, init_integration)
+    orders = [obj for obj in diagnostics["objects"] if obj["type"] == "Order"]
+    assert diagnostics["counts"]["Order"] == OBJECTS_PER_TYPE + 15
+    assert len(orders) == OBJECTS_PER_TYPE
+    assert diagnostics["objects_per_type"] == OBJECTS_PER_TYPE
+    assert {order["properties"]["note"] for order in orders} == {"**REDACTED**"}
+    assert "010-5555" not in str(diagnostics)

@@ -372,6 +372,25 @@ async def test_zone_occupancy(
     assert cameras["hall_cam"]["zones"]["hall"] == {"people_now": 5, "average_dwell_s": 600}
 
 
+async def test_query_hides_personal_data_from_staff(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    admin_api: llm.APIInstance,
+    hass_read_only_user: Any,
+) -> None:
+    """An assistant asked by a staff account reads no wages and may not filter on them; asked
+    by the owner it reads them."""
+    staff_api = await _api(hass, hass_read_only_user.id)
+    hidden = await _call(staff_api, "query", object_type="Staff")
+    assert hidden["count"] == 4
+    assert not [p for p in hidden["objects"] if "hourly_rate" in p["properties"]]
+    shown = await _call(admin_api, "query", object_type="Staff")
+    assert all("hourly_rate" in p["properties"] for p in shown["objects"])
+    with pytest.raises(ServiceValidationError) as err:
+        await _call(staff_api, "query", object_type="Staff", filters={"hourly_rate": 10030})
+    assert err.value.translation_key == "personal_property"
+
+
 async def test_query(hass: HomeAssistant, admin_api: llm.APIInstance) -> None:
     """The query service's engine: type, filters, links followed, limit."""
     found = await _call(

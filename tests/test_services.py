@@ -566,6 +566,45 @@ async def test_pos_sale_is_recorded_even_when_stock_is_short(
     assert _state(hass, "sensor.careon_cafe_orders_today") == "1"
 
 
+async def test_personal_data_is_for_administrators(
+    hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user, hass_admin_user
+) -> None:
+    """Wages and other personal properties: a staff account's query leaves them out (of the
+    linked objects too) and may not filter on them; the owner's query has them."""
+    entry = init_integration
+
+    async def query(user_id: str, **data: Any) -> dict[str, Any]:
+        response = await hass.services.async_call(
+            DOMAIN,
+            "query",
+            {"config_entry_id": entry.entry_id, **data},
+            blocking=True,
+            context=Context(user_id=user_id),
+            return_response=True,
+        )
+        assert response is not None
+        return dict(response)
+
+    staff, owner = hass_read_only_user.id, hass_admin_user.id
+    for user_id, sees in ((staff, False), (owner, True)):
+        people = (await query(user_id, object_type="Staff"))["objects"]
+        assert people
+        assert all(("hourly_rate" in p["properties"]) is sees for p in people)
+        assert all("role" in p["properties"] for p in people)
+        (zone,) = (await query(user_id, object_ids=["zone.counter"], follow="~assigned_to"))[
+            "objects"
+        ]
+        baristas = zone["links"]["~assigned_to"]
+        assert baristas
+        assert all(("hourly_rate" in p["properties"]) is sees for p in baristas)
+    with pytest.raises(ServiceValidationError) as err:
+        await query(staff, object_type="Staff", filters={"hourly_rate": {"gte": 10500}})
+    assert err.value.translation_key == "personal_property"
+    assert err.value.translation_placeholders == {"field": "filters.hourly_rate"}
+    rich = await query(owner, object_type="Staff", filters={"hourly_rate": {"gte": 10500}})
+    assert [p["name"] for p in rich["objects"]] == ["이바리스타"]
+
+
 async def test_setup_actions_are_for_administrators(
     hass: HomeAssistant, init_integration: MockConfigEntry, hass_read_only_user, hass_admin_user
 ) -> None:

@@ -1,8 +1,8 @@
-"""Diagnostics of a CareOn store: the setup, the schema and the objects, personal data hidden."""
+"""Diagnostics of a CareOn store: the setup, the schema, the counts and the objects changed last,
+personal data hidden."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from homeassistant.components.diagnostics import REDACTED, async_redact_data
@@ -14,6 +14,10 @@ from .core.database import redact_url, schema_version
 
 # Objects whose name is a person's name
 PERSON_TYPES = frozenset({"Customer", "Staff"})
+# Diagnostics show every object of a type up to this many; of a larger one (a store's orders,
+# payments, customers over the years) the counts and only this many changed last: enough to see
+# what the data looks like, bounded however long the store has run.
+OBJECTS_PER_TYPE = 25
 # What a connector (config subentry) keeps that opens the vendor's account or the webhook
 CONNECTOR_SECRETS = frozenset(
     {"access_key", "secret_key", "webhook_secret", "webhook_id", "client_key"}
@@ -50,8 +54,10 @@ async def async_get_config_entry_diagnostics(
     objects: list[dict[str, Any]] = []
     async with engine.reader() as ontology:
         version = await schema_version(ontology.conn)
+        counts = await ontology.count_by_type()
         for object_type in schema.types:
-            for obj in await ontology.by_type(object_type):
+            recent = await ontology.recent(object_type, OBJECTS_PER_TYPE)
+            for obj in sorted(recent, key=lambda obj: (obj.name, obj.id)):
                 data = obj.as_dict()
                 data["properties"] = async_redact_data(
                     data["properties"], schema.types[object_type].personal_properties
@@ -76,7 +82,8 @@ async def async_get_config_entry_diagnostics(
             "timezone": str(engine.timezone),
         },
         "schema": schema.to_dict(),
-        "counts": dict(sorted(Counter(obj["type"] for obj in objects).items())),
+        "counts": dict(sorted(counts.items())),
+        "objects_per_type": OBJECTS_PER_TYPE,
         "snapshot": {
             "store": snapshot.store.id if snapshot.store else None,
             "products": len(snapshot.products),

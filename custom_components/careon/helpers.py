@@ -60,6 +60,15 @@ async def async_check_admin(
         raise Unauthorized(context=context, permission=POLICY_CONTROL)
 
 
+async def async_is_admin(hass: HomeAssistant, context: Context | None) -> bool:
+    """Whether the caller may read personal data: an administrator, or Home Assistant itself
+    (an automation or a script acts for the administrator who wrote it)."""
+    if context is None or context.user_id is None:
+        return True
+    user = await hass.auth.async_get_user(context.user_id)
+    return user is not None and user.is_admin
+
+
 def actor_for(context: Context | None) -> str:
     """Who acts: the Home Assistant user behind a call, else Home Assistant itself."""
     if context is not None and context.user_id:

@@ -50,7 +50,7 @@ from .forecast import (
     async_staff_plan,
     staff_plan_service_args,
 )
-from .helpers import async_check_admin, async_execute, translate_error
+from .helpers import async_check_admin, async_execute, async_is_admin, translate_error
 from .vision import KEY_OCCUPANCY, KEY_VISITORS_IN, KEY_VISITORS_OUT, vision_entities
 
 API_NAME: Final = "CareOn store"
@@ -606,10 +606,11 @@ class QueryTool(CareOnTool):
         args: dict[str, Any],
         llm_context: llm.LLMContext,
     ) -> dict[str, Any]:
-        """Run the query."""
+        """Run the query (personal data only for an administrator)."""
         engine = entry.runtime_data.engine
+        personal = await async_is_admin(hass, llm_context.context)
         async with engine.reader() as ontology:
-            objects = await query_objects(ontology, engine.schema, args)
+            objects = await query_objects(ontology, engine.schema, args, personal=personal)
         return {"objects": objects, "count": len(objects)}
 
 

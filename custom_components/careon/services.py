@@ -28,7 +28,13 @@ from .forecast import (
     async_staff_plan,
     staff_plan_service_args,
 )
-from .helpers import as_date, async_check_admin, async_execute, translate_error
+from .helpers import (
+    as_date,
+    async_check_admin,
+    async_execute,
+    async_is_admin,
+    translate_error,
+)
 
 if TYPE_CHECKING:
     from .connectors.nice import NiceConnector
@@ -281,9 +287,10 @@ async def _async_query(call: ServiceCall) -> dict[str, Any]:
     """Objects by type, filter and link traversal."""
     entry = _async_get_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
     engine = entry.runtime_data.engine
+    personal = await async_is_admin(call.hass, call.context)
     try:
         async with engine.reader() as ontology:
-            objects = await query_objects(ontology, engine.schema, _params(call))
+            objects = await query_objects(ontology, engine.schema, _params(call), personal=personal)
     except CareOnError as err:
         raise translate_error(err) from err
     return {"objects": objects}

@@ -18,6 +18,7 @@ ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "invalid_type": ("field", "expected"),
     "out_of_range": ("field", "value", "limit"),
     "query_too_large": ("limit",),
+    "personal_property": ("field",),
     "invalid_choice": ("field", "value", "choices"),
     "empty_list": ("field",),
     "unknown_action": ("action",),

@@ -225,6 +225,23 @@ class Ontology:
         )
         return [object_from_row(row) for row in rows]
 
+    async def recent(self, object_type: str, limit: int) -> list[StoreObject]:
+        """The ``limit`` objects of one type changed last, the newest first."""
+        rows = await self.conn.execute(
+            select(objects_table)
+            .where(objects_table.c.type == object_type)
+            .order_by(objects_table.c.updated_at.desc(), objects_table.c.id)
+            .limit(limit)
+        )
+        return [object_from_row(row) for row in rows]
+
+    async def count_by_type(self) -> dict[str, int]:
+        """How many objects of each type the store holds."""
+        rows = await self.conn.execute(
+            select(objects_table.c.type, func.count()).group_by(objects_table.c.type)
+        )
+        return {object_type: int(count) for object_type, count in rows}
+
     async def links_from(
         self, source_ids: Iterable[str], link_type: str | None = None
     ) -> list[Link]:

@@ -276,12 +276,15 @@ async def hourly_orders(
 
 
 async def query_objects(
-    ontology: Ontology, schema: Schema, params: Mapping[str, Any]
+    ontology: Ontology, schema: Schema, params: Mapping[str, Any], *, personal: bool = True
 ) -> list[dict[str, Any]]:
     """Objects by type and/or id, filtered on properties, with linked objects attached.
 
     ``follow`` names outgoing link types, dotted for several hops (``requires.supplied_by``);
     a leading ``~`` follows a link backwards (``~contains``: the orders that contain a product).
+    Without ``personal`` (a caller who is no administrator) the schema's personal properties
+    (wages, phone numbers, notes) are left out of every object, linked ones included, and a
+    filter on one is refused: comparing it would tell its value.
     """
     clean = validate_fields(QUERY_PARAMS, params)
     object_type = clean.get("object_type")
@@ -290,6 +293,8 @@ async def query_objects(
     if object_type is not None:
         schema.object_type(object_type)
     filters = _parse_filters(clean.get("filters") or {}, schema, object_type)
+    if not personal:
+        _refuse_personal_filters(filters, schema, object_type)
     follow = _parse_follow(clean.get("follow") or [], schema, object_type)
     if clean.get("object_ids"):
         found = await ontology.get_many(str(i) for i in clean["object_ids"])
@@ -304,7 +309,30 @@ async def query_objects(
     matched = matched[: clean["limit"]]
     result = [o.as_dict() for o in matched]
     await _attach_links(ontology, result, follow, _Budget(MAX_QUERY_OBJECTS - len(result)))
+    if not personal:
+        _drop_personal(result, schema)
     return result
+
+
+def _refuse_personal_filters(
+    filters: Sequence[tuple[str, str, Any]], schema: Schema, object_type: str | None
+) -> None:
+    types = [schema.types[object_type]] if object_type else list(schema.types.values())
+    for name, _, _ in filters:
+        if any(name in object_type.personal_properties for object_type in types):
+            raise ValidationError("personal_property", field=f"filters.{name}")
+
+
+def _drop_personal(objects: list[dict[str, Any]], schema: Schema) -> None:
+    """Leave the personal properties out of these objects and of those linked to them."""
+    for obj in objects:
+        if (object_type := schema.types.get(obj["type"])) is not None:
+            hidden = object_type.personal_properties
+            obj["properties"] = {
+                name: value for name, value in obj["properties"].items() if name not in hidden
+            }
+        for linked in obj.get("links", {}).values():
+            _drop_personal(linked, schema)
 
 
 @dataclass
