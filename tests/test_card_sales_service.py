@@ -162,6 +162,14 @@ async def test_import_refused(
         assert err.translation_key == "file_not_found"
         assert err.translation_placeholders["file"] == str(missing)
 
+    # a NUL names no file; a name too long to exist is not found, and the message shows its end
+    err = await _refused(hass, entry, file=f"{sales_dir}/sales\0.csv")
+    assert err.translation_key == "file_not_allowed"
+    err = await _refused(hass, entry, file=f"{sales_dir}/{'매출' * 2500}.csv")
+    assert err.translation_key == "file_not_found"
+    assert len(err.translation_placeholders["file"]) == 201
+    assert err.translation_placeholders["file"].endswith("매출.csv")
+
     err = await _refused(hass, entry)
     assert err.translation_key == "missing_field"
     assert err.translation_placeholders == {"field": "file"}

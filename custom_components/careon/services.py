@@ -300,7 +300,14 @@ def _read_card_sales_file(
     hass: HomeAssistant, path: str, file: str, timezone: tzinfo
 ) -> CardSalesFile:
     """Read and parse a card-sales file Home Assistant may read (in the executor)."""
-    if not hass.config.is_allowed_path(path):
+    file = _shown_path(file)
+    if "\0" in path:  # no file's path holds a NUL; the operating system refuses it outright
+        raise ValidationError("file_not_allowed", file=file, field=ATTR_FILE)
+    try:
+        allowed = hass.config.is_allowed_path(path)
+    except OSError as err:  # a name too long to resolve names no file
+        raise ValidationError("file_not_found", file=file, field=ATTR_FILE) from err
+    if not allowed:
         raise ValidationError("file_not_allowed", file=file, field=ATTR_FILE)
     try:
         data = Path(path).read_bytes()
@@ -314,6 +321,11 @@ def _read_card_sales_file(
             field=ATTR_FILE,
         ) from err
     return read_card_sales(data, Path(path).name, tz=timezone)
+
+
+def _shown_path(file: str, longest: int = 200) -> str:
+    """A path as an error message shows it: its end, where the file's name is, when long."""
+    return file if len(file) <= longest else f"…{file[-longest:]}"
 
 
 async def _async_import_card_sales(call: ServiceCall) -> dict[str, Any]:
