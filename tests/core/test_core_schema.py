@@ -257,16 +257,67 @@ def test_field_from_dict_refuses_bad_definitions() -> None:
     assert (err.translation_key, err.field) == ("unknown_field", "properties.seats.unit")
     field = Field.from_dict(
         "p",
-        {"kind": "string", "choices": ["a", 1], "required": 1, "personal": True, "default": "a"},
+        {
+            "kind": "string",
+            "choices": ["a", "b"],
+            "required": True,
+            "personal": True,
+            "default": "a",
+        },
     )
-    assert field.choices == ("a", "1")
+    assert field.choices == ("a", "b")
     assert field.to_dict() == {
         "kind": "string",
         "default": "a",
         "required": True,
-        "choices": ["a", "1"],
+        "choices": ["a", "b"],
         "personal": True,
     }
+
+
+# Definitions that used to be stored and then broke their type for good (every later object of
+# it raised TypeError), or raised AttributeError/TypeError themselves: each is refused, naming
+# the attribute.
+BAD_DEFINITIONS = [
+    ({"kind": "integer", "min": "5"}, "invalid_type", "p.min"),
+    ({"kind": "money", "max": [1]}, "invalid_type", "p.max"),
+    ({"kind": "number", "min": float("nan")}, "invalid_type", "p.min"),
+    ({"kind": "integer", "min": True}, "invalid_type", "p.min"),
+    ({"kind": "integer", "min": 5, "max": 1}, "out_of_range", "p.max"),
+    ({"kind": "string", "min": 1}, "unknown_field", "p.min"),
+    ({"kind": "integer", "choices": ["1"]}, "unknown_field", "p.choices"),
+    ({"kind": "string", "choices": "ab"}, "invalid_type", "p.choices"),
+    ({"kind": "string", "choices": ["a", 1]}, "invalid_type", "p.choices"),
+    ({"kind": "string", "choices": []}, "invalid_type", "p.choices"),
+    ({"kind": "string", "required": "yes"}, "invalid_type", "p.required"),
+    ({"kind": "string", "personal": 1}, "invalid_type", "p.personal"),
+    ({"kind": "string", "managed_by": 3}, "invalid_type", "p.managed_by"),
+    ({"kind": "integer", "default": "many"}, "invalid_type", "p.default"),
+    ({"kind": "integer", "min": 1, "default": 0}, "out_of_range", "p.default"),
+    ({"kind": "string", "choices": ["a"], "default": "b"}, "invalid_choice", "p.default"),
+    ("integer", "invalid_type", "p"),
+    (["kind", "integer"], "invalid_type", "p"),
+    ({}, "invalid_choice", "p.kind"),
+]
+
+
+@pytest.mark.parametrize(("definition", "key", "field"), BAD_DEFINITIONS)
+def test_a_definition_that_cannot_work_is_refused(definition: Any, key: str, field: str) -> None:
+    err = _error(Field.from_dict, "p", definition)
+    assert (err.translation_key, err.field) == (key, field)
+
+
+def test_a_stored_definition_that_cannot_work_is_repaired() -> None:
+    """A definition an older CareOn stored is loaded with what cannot work left out, named."""
+    repaired: list[str] = []
+    field = Field.from_dict(
+        "p", {"kind": "integer", "min": "5", "max": 10, "unit": "ea"}, repaired=repaired
+    )
+    assert (field.kind, field.min, field.max) == ("integer", None, 10)
+    assert repaired == ["p.min", "p.unit"]
+    repaired = []
+    assert Field.from_dict("p", "integer", repaired=repaired).kind == "string"
+    assert repaired == ["p.kind"]
 
 
 def test_schema_extend_adds_types_properties_and_links() -> None:
@@ -381,3 +432,10 @@ def test_build_schema_links_may_point_forward_and_extensions_apply_in_order() ->
     )
     assert set(extended.object_type("Table").links) == {"in_zone"}
     assert schema_with_extensions([]) is default_schema()
+
+
+def test_every_choice_of_the_default_schema_is_text() -> None:
+    """YAML reads a bare off, on, yes or no as a boolean: the equipment's "off" was the choice
+    "False" until the schema's definitions were checked whole."""
+    status = default_schema().object_type("Equipment").properties["status"]
+    assert status.choices == ("ok", "maintenance_due", "broken", "off")

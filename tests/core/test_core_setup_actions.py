@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
 
 from custom_components.careon.core import ActionEngine, ConflictError, ValidationError
+from custom_components.careon.core.engine import SCHEMA_EXTENSIONS_KEY
+from custom_components.careon.core.tables import meta_table
 
 
 async def _refused(act: Any, engine: ActionEngine, action: str, **params: Any) -> ValidationError:
@@ -595,3 +598,52 @@ async def test_orders_change_only_through_their_own_actions(cafe: ActionEngine, 
             "action": "place_order, cancel_order, refund_order, sync_order, sync_payment",
         }
     assert await dump(cafe) == before
+
+
+async def test_a_definition_that_cannot_work_is_refused_and_a_stored_one_repaired(
+    db_url: str, open_engine, act, get, dump, caplog: pytest.LogCaptureFixture
+) -> None:
+    """define_type refuses a property that would break its type (min "5" made every later
+    create_object of the type raise TypeError, for good); one stored by an older CareOn is
+    repaired when the store opens, and the type works again."""
+    engine = await open_engine(db_url)
+    before = await dump(engine)
+    err = await _refused(
+        act,
+        engine,
+        "define_type",
+        object_type="Table",
+        properties={"seats": {"kind": "integer", "min": "5"}},
+    )
+    assert (err.translation_key, err.field) == ("invalid_type", "properties.seats.min")
+    for properties in ({"seats": "integer"}, ["seats"]):
+        err = await _refused(act, engine, "define_type", object_type="Table", properties=properties)
+        assert err.translation_key == "invalid_type"
+    assert await dump(engine) == before
+
+    # as an older CareOn stored it
+    async with engine.engine.begin() as conn:
+        await conn.execute(
+            meta_table.insert().values(
+                key=SCHEMA_EXTENSIONS_KEY,
+                value=[
+                    {
+                        "object_type": "Table",
+                        "properties": {"seats": {"kind": "integer", "min": "5", "max": 12}},
+                    }
+                ],
+            )
+        )
+    caplog.set_level(logging.WARNING)
+    again = await open_engine(db_url)
+    assert "Table had attributes that cannot work; left out: properties.seats.min" in caplog.text
+    seats = again.schema.object_type("Table").properties["seats"]
+    assert (seats.min, seats.max) == (None, 12)
+    await act(
+        again, "create_object", object_type="Table", key="t1", name="1번", properties={"seats": 4}
+    )
+    assert (await get(again, "table.t1")).properties == {"seats": 4}
+    err = await _refused(
+        act, again, "create_object", object_type="Table", name="2번", properties={"seats": 20}
+    )
+    assert err.translation_key == "out_of_range"

@@ -6,8 +6,8 @@ Values are normalised to what is stored as JSON: money and integers as ``int``, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 import math
 from typing import Any
@@ -17,6 +17,9 @@ from .errors import ValidationError
 KINDS = frozenset(
     {"string", "integer", "number", "money", "boolean", "datetime", "list", "mapping", "records"}
 )
+# what a schema's property may be ("records" is for action parameters only)
+DEFINABLE_KINDS = KINDS - {"records"}
+NUMERIC_KINDS = frozenset({"integer", "number", "money"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,39 +40,71 @@ class Field:
     personal: bool = False
 
     @classmethod
-    def from_dict(cls, name: str, raw: Mapping[str, Any]) -> Field:
-        """Build a field from its schema form (as in default_schema.yaml)."""
+    def from_dict(cls, name: str, raw: Any, *, repaired: list[str] | None = None) -> Field:
+        """Build a field from its schema form (as in default_schema.yaml), every attribute
+        checked: a definition that could not work is refused, naming the attribute.
+
+        With ``repaired`` (a definition stored by an older CareOn, which must still load) an
+        attribute that could not work is left out instead, and named in that list.
+        """
+
+        def bad(attribute: str, error: ValidationError) -> None:
+            if repaired is None:
+                raise error
+            repaired.append(f"{name}.{attribute}")
+
+        if not isinstance(raw, Mapping):
+            bad("kind", ValidationError("invalid_type", field=name, expected="mapping"))
+            raw = {"kind": "string"}
         kind = raw.get("kind")
-        if kind not in KINDS or kind == "records":
-            raise ValidationError(
-                "invalid_choice",
-                field=f"{name}.kind",
-                value=kind,
-                choices=", ".join(sorted(KINDS - {"records"})),
+        if kind not in DEFINABLE_KINDS:
+            bad(
+                "kind",
+                ValidationError(
+                    "invalid_choice",
+                    field=f"{name}.kind",
+                    value=kind,
+                    choices=", ".join(sorted(DEFINABLE_KINDS)),
+                ),
             )
-        unknown = set(raw) - {
-            "kind",
-            "required",
-            "default",
-            "min",
-            "max",
-            "choices",
-            "managed_by",
-            "personal",
-        }
-        if unknown:
-            raise ValidationError("unknown_field", field=f"{name}.{sorted(unknown)[0]}")
-        choices = raw.get("choices")
-        return cls(
+            kind = "string"
+        attributes: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key == "kind":
+                continue
+            if key not in _ATTRIBUTE_CHECKS:
+                bad(key, ValidationError("unknown_field", field=f"{name}.{key}"))
+                continue
+            try:
+                attributes[key] = _ATTRIBUTE_CHECKS[key](f"{name}.{key}", kind, value)
+            except ValidationError as err:
+                bad(key, err)
+        low, high = attributes.get("min"), attributes.get("max")
+        if low is not None and high is not None and low > high:
+            bad(
+                "max",
+                ValidationError(
+                    "out_of_range", field=f"{name}.max", value=high, limit=f">= {low:g}"
+                ),
+            )
+            del attributes["max"]
+        built = cls(
             kind=kind,
-            required=bool(raw.get("required", False)),
-            default=raw.get("default"),
-            min=raw.get("min"),
-            max=raw.get("max"),
-            choices=tuple(str(c) for c in choices) if choices else None,
-            managed_by=raw.get("managed_by"),
-            personal=bool(raw.get("personal", False)),
+            required=attributes.get("required", False),
+            min=attributes.get("min"),
+            max=attributes.get("max"),
+            choices=attributes.get("choices"),
+            managed_by=attributes.get("managed_by"),
+            personal=attributes.get("personal", False),
         )
+        if (default := attributes.get("default")) is not None:
+            try:
+                # a default the field itself would refuse breaks every object created without it
+                default = validate_value(f"{name}.default", built, default)
+            except ValidationError as err:
+                bad("default", err)
+                default = None
+        return replace(built, default=default)
 
     def to_dict(self) -> dict[str, Any]:
         """The schema form of this field, for storage and diagnostics."""
@@ -231,3 +266,53 @@ def _as_datetime(path: str, value: Any, tz: tzinfo | None) -> str:
 def to_iso(value: datetime) -> str:
     """The one stored form of a datetime: UTC, microseconds, explicit offset."""
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# --- the attributes of a field's schema form -------------------------------------------------
+
+
+def _boolean_attribute(path: str, kind: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError("invalid_type", field=path, expected="true/false")
+    return value
+
+
+def _bound_attribute(path: str, kind: str, value: Any) -> float:
+    if kind not in NUMERIC_KINDS:
+        raise ValidationError("unknown_field", field=path)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError("invalid_type", field=path, expected="number")
+    return value
+
+
+def _choices_attribute(path: str, kind: str, value: Any) -> tuple[str, ...]:
+    if kind != "string":
+        raise ValidationError("unknown_field", field=path)
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(choice, str) and choice.strip() for choice in value)
+    ):
+        raise ValidationError("invalid_type", field=path, expected="a list of texts")
+    return tuple(choice.strip() for choice in value)
+
+
+def _text_attribute(path: str, kind: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError("invalid_type", field=path, expected="text")
+    return value
+
+
+def _any_attribute(path: str, kind: str, value: Any) -> Any:
+    return value  # the default: checked against the finished field
+
+
+_ATTRIBUTE_CHECKS: Mapping[str, Callable[[str, str, Any], Any]] = {
+    "required": _boolean_attribute,
+    "personal": _boolean_attribute,
+    "default": _any_attribute,
+    "min": _bound_attribute,
+    "max": _bound_attribute,
+    "choices": _choices_attribute,
+    "managed_by": _text_attribute,
+}

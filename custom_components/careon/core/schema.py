@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+import logging
 from pathlib import Path
 import re
 from typing import Any
@@ -17,6 +18,8 @@ import yaml
 
 from .errors import ValidationError
 from .fields import Field
+
+_LOGGER = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA_FILE = Path(__file__).with_name("default_schema.yaml")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
@@ -82,10 +85,11 @@ class Schema:
             if target_type in link.targets
         ]
 
-    def extend(self, definition: Mapping[str, Any]) -> Schema:
+    def extend(self, definition: Mapping[str, Any], *, repaired: list[str] | None = None) -> Schema:
         """Return a schema with a new type, or new properties and links on an existing one.
 
-        Existing properties and links are never redefined: stored values stay valid.
+        Existing properties and links are never redefined: stored values stay valid. Every
+        attribute of a new property is checked (``Field.from_dict``; ``repaired`` as there).
         """
         type_name = definition["object_type"]
         if not _NAME.match(type_name):
@@ -95,17 +99,21 @@ class Schema:
         current = self.types.get(type_name)
         properties = dict(current.properties) if current else {}
         links = dict(current.links) if current else {}
-        for prop_name, raw in (definition.get("properties") or {}).items():
+        for prop_name, raw in _mapping(definition.get("properties"), "properties").items():
             if prop_name in properties:
                 raise ValidationError("schema_conflict", object_type=type_name, field=prop_name)
             _check_name(f"properties.{prop_name}", prop_name)
-            properties[prop_name] = Field.from_dict(f"properties.{prop_name}", raw)
+            properties[prop_name] = Field.from_dict(
+                f"properties.{prop_name}", raw, repaired=repaired
+            )
         new_types = dict(self.types)
-        for link_name, raw in (definition.get("links") or {}).items():
+        for link_name, raw in _mapping(definition.get("links"), "links").items():
             if link_name in links:
                 raise ValidationError("schema_conflict", object_type=type_name, field=link_name)
             _check_name(f"links.{link_name}", link_name)
-            links[link_name] = _link_from_dict(link_name, raw, known={*new_types, type_name})
+            links[link_name] = _link_from_dict(
+                link_name, raw, known={*new_types, type_name}, repaired=repaired
+            )
         new_types[type_name] = ObjectType(
             name=type_name,
             properties=properties,
@@ -138,7 +146,11 @@ def _check_name(path: str, name: str) -> None:
         )
 
 
-def _link_from_dict(name: str, raw: Mapping[str, Any], *, known: set[str]) -> LinkType:
+def _link_from_dict(
+    name: str, raw: Any, *, known: set[str], repaired: list[str] | None = None
+) -> LinkType:
+    if not isinstance(raw, Mapping):
+        raise ValidationError("invalid_type", field=f"links.{name}", expected="mapping")
     targets = raw.get("target")
     if isinstance(targets, str):
         targets = [targets]
@@ -161,8 +173,8 @@ def _link_from_dict(name: str, raw: Mapping[str, Any], *, known: set[str]) -> Li
         name=name,
         targets=tuple(targets),
         properties={
-            p: Field.from_dict(f"links.{name}.properties.{p}", spec)
-            for p, spec in (raw.get("properties") or {}).items()
+            p: Field.from_dict(f"links.{name}.properties.{p}", spec, repaired=repaired)
+            for p, spec in _mapping(raw.get("properties"), f"links.{name}.properties").items()
         },
         on_target_delete=on_delete,
     )
@@ -198,8 +210,28 @@ def default_schema() -> Schema:
 
 
 def schema_with_extensions(extensions: list[Mapping[str, Any]]) -> Schema:
-    """The default schema with a store's stored extensions applied in order."""
+    """The default schema with a store's stored extensions applied in order.
+
+    An extension stored before its definitions were checked whole may hold an attribute that
+    cannot work (``min: "5"``, which made every later object of the type fail): it is repaired
+    as it loads, that attribute left out and logged, so that the type works again.
+    """
     schema = default_schema()
     for definition in extensions:
-        schema = schema.extend(definition)
+        repaired: list[str] = []
+        schema = schema.extend(definition, repaired=repaired)
+        if repaired:
+            _LOGGER.warning(
+                "The stored definition of %s had attributes that cannot work; left out: %s",
+                definition.get("object_type"),
+                ", ".join(repaired),
+            )
     return schema
+
+
+def _mapping(value: Any, path: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError("invalid_type", field=path, expected="mapping")
+    return value
