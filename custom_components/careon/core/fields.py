@@ -280,9 +280,9 @@ def _boolean_attribute(path: str, kind: str, value: Any) -> bool:
 def _bound_attribute(path: str, kind: str, value: Any) -> float:
     if kind not in NUMERIC_KINDS:
         raise ValidationError("unknown_field", field=path)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError("invalid_type", field=path, expected="number")
-    return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    raise ValidationError("invalid_type", field=path, expected="number")
 
 
 def _choices_attribute(path: str, kind: str, value: Any) -> tuple[str, ...]:
