@@ -316,7 +316,9 @@ async def test_a_payment_nice_does_not_know_is_refused(
 
     assert len(fake.requests_to(f"/v1/payments/{unknown['tid']}")) == 1
     assert await async_dump(hass, demo_store) == before
-    assert "announced a payment NICE does not know (A118)" in caplog.text
+    assert "NICE Payments webhook for CareOn Cafe refused for good (HTTP 400): unknown to NICE" in (
+        caplog.text
+    )
     assert _connector(entry).stats["refused_400"] == 1
 
 

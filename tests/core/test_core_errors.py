@@ -21,6 +21,8 @@ from custom_components.careon.core import (
     StoreAuthError,
     StoreUnavailableError,
     ValidationError,
+    queries,
+    query_objects,
 )
 from custom_components.careon.core.actions import ACTIONS
 from custom_components.careon.core.connectors.card_sales import read_card_sales
@@ -38,13 +40,26 @@ async def _bump_then_write(ctx: ActionContext, params: dict[str, Any]) -> dict[s
     return {}
 
 
+async def _write_beyond_64_bits(ctx: ActionContext, params: dict[str, Any]) -> dict[str, Any]:
+    """A body whose write the driver refuses: a number no 64-bit column holds."""
+    await ctx.ontology.conn.execute(text("SELECT :n"), {"n": 2**70})
+    return {}
+
+
 async def test_every_error_key_is_reachable(
-    cafe_url: str, open_engine, act, postgres_password_url: str
+    cafe_url: str,
+    open_engine,
+    act,
+    postgres_password_url: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     racy = ActionType(
         name="racy", params={"item": Field(kind="string", required=True)}, apply=_bump_then_write
     )
-    cafe: ActionEngine = await open_engine(cafe_url, actions={**ACTIONS, "racy": racy})
+    overflowing = ActionType(name="overflowing", params={}, apply=_write_beyond_64_bits)
+    cafe: ActionEngine = await open_engine(
+        cafe_url, actions={**ACTIONS, "racy": racy, "overflowing": overflowing}
+    )
     order = (await act(cafe, "place_order", lines=[{"product": "product.croissant"}])).result
     await act(cafe, "cancel_order", order=order["order_id"])
     cancelled = (
@@ -95,6 +110,15 @@ async def test_every_error_key_is_reachable(
         default_schema().extend(
             {"object_type": "Product", "properties": {"price": {"kind": "money"}}}
         )
+
+    def query(*, personal: bool = True, **params: Any) -> Callable[[], Awaitable[Any]]:
+        async def _query() -> None:
+            async with cafe.reader() as ontology:
+                await query_objects(ontology, cafe.schema, params, personal=personal)
+
+        return _query
+
+    monkeypatch.setattr(queries, "MAX_QUERY_OBJECTS", 5)
 
     def read_file(content: bytes) -> Callable[[], Awaitable[Any]]:
         async def _read() -> None:
@@ -160,6 +184,11 @@ async def test_every_error_key_is_reachable(
             "승인일시,승인번호,승인금액\n2025-03-01 09:00,1,백원\n".encode()
         ),
         "card_sales_no_rows": read_file("승인일시,승인번호,승인금액\n".encode()),
+        "query_too_large": query(object_type="Product", follow=["requires"]),
+        "value_not_storable": call("overflowing"),
+        "personal_property": query(
+            personal=False, object_type="Staff", filters={"hourly_rate": {"gt": 0}}
+        ),
     }
     # raised by the Home Assistant layer (file paths, connector setup); their tests are in
     # tests/test_card_sales_service.py and tests/test_nice.py

@@ -286,8 +286,10 @@ async def test_vision_counts_plausible_after_the_stream(run: Run) -> None:
     occupancy = run.states.numbers(run.vision_entity("occupancy"))
     assert max(occupancy) >= 3
     assert max(run.states.numbers(run.vision_entity("zone_queue_occupancy"))) >= 1
+    # what was processed, never above the stream's 10 frames/s; the speed itself is
+    # benchmarks/vision_pipeline.py's to measure (a loaded machine processes fewer)
     fps = sorted(run.states.numbers(run.vision_entity("fps")))
-    assert 5 <= fps[len(fps) // 2] <= 11, fps
+    assert 0 < fps[len(fps) // 2] <= 11, fps
     # The add-on itself stays online; only the camera's stream ended.
     assert run.vision_process.returncode is None
     log = Path(run.vision_log).read_text(errors="replace")

@@ -169,7 +169,19 @@ class Connector(ABC):
         """Answer a delivery that was not recorded (the vendor retries 5xx; 4xx are logged)."""
         self.stats[f"refused_{int(status)}"] += 1
         self.last_refusal = f"{int(status)} {reason}"
-        LOGGER.debug("%s webhook for %s refused: %s", self.name, self.entry.title, reason)
+        if status == HTTPStatus.UNAUTHORIZED or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            # anyone on the internet can knock (401); a 5xx is delivered again
+            LOGGER.debug("%s webhook for %s refused: %s", self.name, self.entry.title, reason)
+        else:
+            # the vendor will not deliver it again: said where the owner looks, with the
+            # diagnostics' last_refusal (the reason names fields, never values or keys)
+            LOGGER.warning(
+                "%s webhook for %s refused for good (HTTP %s): %s",
+                self.name,
+                self.entry.title,
+                int(status),
+                reason,
+            )
         return web.Response(status=status, text=reason)
 
     def diagnostics(self) -> dict[str, Any]:

@@ -90,12 +90,6 @@ class NiceConnector(Connector):
         try:
             confirmed = await self.client.payment(tid)
         except nice.NiceNotFound as err:
-            LOGGER.warning(
-                "%s of %s announced a payment NICE does not know (%s); nothing was recorded",
-                self.name,
-                self.entry.title,
-                err.code,
-            )
             raise ConnectorFailure(HTTPStatus.BAD_REQUEST, "unknown to NICE") from err
         except nice.NiceAuthError as err:
             self.async_auth_failed()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 import logging
 from pathlib import Path
 import secrets
@@ -79,14 +79,29 @@ def is_auth_failure(error: BaseException) -> bool:
     also when the pool opens a new connection); SQLAlchemy wraps those raised on an open
     connection (``DBAPIError.orig``). Both carry the SQLSTATE as ``sqlstate``.
     """
+    return any(getattr(cause, "sqlstate", None) in AUTH_SQLSTATES for cause in _causes(error))
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error, what it wraps (``orig``) and what caused it, each once."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if getattr(current, "sqlstate", None) in AUTH_SQLSTATES:
-            return True
+        yield current
         current = getattr(current, "orig", None) or current.__cause__
-    return False
+
+
+def refused_value(error: BaseException) -> bool:
+    """Whether the driver refused a value of the request rather than failing itself: a data
+    exception (SQLSTATE class 22: a text too long, a number out of range, a NUL), or a
+    parameter it could not encode (a number beyond 64 bits, a value JSON cannot write)."""
+    return any(
+        str(getattr(cause, "sqlstate", None) or "").startswith("22")
+        or isinstance(cause, OverflowError | ValueError | TypeError)
+        or type(cause).__name__ == "DataError"
+        for cause in _causes(error)
+    )
 
 
 def store_error(error: BaseException) -> StoreUnavailableError:

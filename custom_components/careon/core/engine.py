@@ -18,7 +18,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    SQLAlchemyError,
+    StatementError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .database import (
@@ -26,10 +31,11 @@ from .database import (
     WRITER_OPTION,
     is_auth_failure,
     open_database,
+    refused_value,
     store_error,
 )
 from .errors import CareOnError, ConflictError, StoreUnavailableError, ValidationError
-from .fields import Field, validate_fields
+from .fields import Field, check_text, validate_fields
 from .ontology import Ontology, StaleObjectError, utcnow
 from .schema import Schema, schema_with_extensions
 from .tables import audit_table, meta_table
@@ -37,6 +43,9 @@ from .tables import audit_table, meta_table
 _LOGGER = logging.getLogger(__name__)
 
 SCHEMA_EXTENSIONS_KEY = "schema_extensions"
+# the audit row's columns (tables.py)
+MAX_REASON = 500
+MAX_IDEMPOTENCY_KEY = 200
 _INSERT_AUDIT = audit_table.insert()
 _WRITER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_ATTEMPTS = 5
@@ -305,6 +314,11 @@ class ActionEngine:
         if action_type is None:
             raise ValidationError("unknown_action", action=action, field="action")
         clean = await self._validate(action_type, params)
+        # what the audit row's columns hold (tables.py)
+        if reason is not None:
+            check_text("reason", reason, MAX_REASON)
+        if idempotency_key is not None:
+            check_text("idempotency_key", idempotency_key, MAX_IDEMPOTENCY_KEY)
         async with self._work(), self._write_lock:
             result = await self._run(
                 action_type,
@@ -394,20 +408,18 @@ class ActionEngine:
                 if isinstance(err, IntegrityError):
                     raise StoreUnavailableError(err) from err
                 raise
-            except (DBAPIError, OSError) as err:
-                committing, self._committing = self._committing, False
-                await self._drop_writer()
-                # The database dropped the connection (a restart) before the commit was sent:
-                # nothing was written, so try once more on a new connection.
-                if (
-                    isinstance(err, DBAPIError)
-                    and err.connection_invalidated
-                    and not committing
-                    and not reconnected
-                ):
-                    reconnected = True
-                    continue
-                raise store_error(err) from err
+            except (StatementError, OverflowError) as err:
+                if not refused_value(err):
+                    if isinstance(err, DBAPIError):
+                        reconnected = await self._after_driver_error(err, reconnected)
+                        continue
+                    raise
+                # a value the driver or the JSON encoder refuses (a number beyond 64 bits, a
+                # text the database cannot hold): the request's, rolled back, and nothing to
+                # do with the database being reachable
+                raise ValidationError("value_not_storable", action=action_type.name) from err
+            except OSError as err:
+                reconnected = await self._after_driver_error(err, reconnected)
             except Exception as err:
                 # asyncpg's own error for a refused login (a new connection) comes unwrapped
                 if not is_auth_failure(err):
@@ -416,6 +428,21 @@ class ActionEngine:
                 raise store_error(err) from err
         # not the caller's doing: the store was too busy to apply it (try again)
         raise CareOnError("concurrent_update", action=action_type.name)
+
+    async def _after_driver_error(self, err: DBAPIError | OSError, reconnected: bool) -> bool:
+        """After the driver failed in an action: let go of the writer's connection. When the
+        database dropped it (a restart) before the commit was sent, nothing was written: True
+        to try once more on a new connection (once). Otherwise raise the store's error."""
+        committing, self._committing = self._committing, False
+        await self._drop_writer()
+        if (
+            isinstance(err, DBAPIError)
+            and err.connection_invalidated
+            and not committing
+            and not reconnected
+        ):
+            return True
+        raise store_error(err) from err
 
     async def _attempt(
         self,

@@ -19,6 +19,7 @@ ERROR_KEYS: Mapping[str, tuple[str, ...]] = {
     "out_of_range": ("field", "value", "limit"),
     "query_too_large": ("limit",),
     "personal_property": ("field",),
+    "value_not_storable": ("action",),
     "invalid_choice": ("field", "value", "choices"),
     "empty_list": ("field",),
     "unknown_action": ("action",),

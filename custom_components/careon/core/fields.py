@@ -17,6 +17,13 @@ from .errors import ValidationError
 KINDS = frozenset(
     {"string", "integer", "number", "money", "boolean", "datetime", "list", "mapping", "records"}
 )
+# Bounds every value meets whatever its field says, so that SQLite and PostgreSQL (and the JSON
+# both store properties as) take or refuse the same values, and refuse them here, translated:
+MAX_TEXT = 10_000  # characters of one text
+MAX_MAGNITUDE = 10**15  # of a whole number, an amount of money or a number
+MAX_ITEMS = 10_000  # entries of one free-form list or mapping
+MAX_DEPTH = 16  # lists and mappings inside one another
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2199  # of a date and time
 # what a schema's property may be ("records" is for action parameters only)
 DEFINABLE_KINDS = KINDS - {"records"}
 NUMERIC_KINDS = frozenset({"integer", "number", "money"})
@@ -53,21 +60,18 @@ class Field:
                 raise error
             repaired.append(f"{name}.{attribute}")
 
+        # Never repaired: no CareOn stored these, and an unknown kind may be a newer CareOn's,
+        # whose values this one must not take for something else.
         if not isinstance(raw, Mapping):
-            bad("kind", ValidationError("invalid_type", field=name, expected="mapping"))
-            raw = {"kind": "string"}
+            raise ValidationError("invalid_type", field=name, expected="mapping")
         kind = raw.get("kind")
         if kind not in DEFINABLE_KINDS:
-            bad(
-                "kind",
-                ValidationError(
-                    "invalid_choice",
-                    field=f"{name}.kind",
-                    value=kind,
-                    choices=", ".join(sorted(DEFINABLE_KINDS)),
-                ),
+            raise ValidationError(
+                "invalid_choice",
+                field=f"{name}.kind",
+                value=kind,
+                choices=", ".join(sorted(DEFINABLE_KINDS)),
             )
-            kind = "string"
         attributes: dict[str, Any] = {}
         for key, value in raw.items():
             if key == "kind":
@@ -167,11 +171,11 @@ def validate_value(path: str, spec: Field, value: Any, *, tz: tzinfo | None = No
     if kind == "string":
         if not isinstance(value, str) or not value.strip():
             raise ValidationError("invalid_type", field=path, expected="text")
-        result = value.strip()
+        result = check_text(path, value.strip())
     elif kind in ("integer", "money"):
-        result = _as_int(path, value, expected="whole number")
+        result = _bounded(path, _as_int(path, value, expected="whole number"))
     elif kind == "number":
-        result = _as_number(path, value)
+        result = _bounded(path, _as_number(path, value))
     elif kind == "boolean":
         if not isinstance(value, bool):
             raise ValidationError("invalid_type", field=path, expected="true/false")
@@ -181,11 +185,11 @@ def validate_value(path: str, spec: Field, value: Any, *, tz: tzinfo | None = No
     elif kind == "list":
         if not isinstance(value, list | tuple):
             raise ValidationError("invalid_type", field=path, expected="list")
-        result = list(value)
+        result = _check_nested(path, list(value))
     elif kind == "mapping":
         if not isinstance(value, Mapping):
             raise ValidationError("invalid_type", field=path, expected="mapping")
-        result = dict(value)
+        result = _check_nested(path, dict(value))
     else:  # records
         if not isinstance(value, list | tuple):
             raise ValidationError("invalid_type", field=path, expected="list")
@@ -209,6 +213,64 @@ def validate_value(path: str, spec: Field, value: Any, *, tz: tzinfo | None = No
     if isinstance(result, list) and len(result) < spec.min_items:
         raise ValidationError("empty_list", field=path)
     return result
+
+
+def check_text(path: str, text: str, longest: int = MAX_TEXT) -> str:
+    """A text both databases store as it is: no NUL, no lone surrogate (half of a UTF-16 pair,
+    which no UTF-8 can hold), at most ``longest`` characters."""
+    if len(text) > longest:
+        raise ValidationError(
+            "out_of_range", field=path, value=f"{len(text)} characters", limit=f"<= {longest}"
+        )
+    if "\0" in text:
+        raise ValidationError("invalid_type", field=path, expected="text without NUL characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError("invalid_type", field=path, expected="valid Unicode text") from None
+    return text
+
+
+def _bounded(path: str, value: int | float) -> int | float:
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValidationError("out_of_range", field=path, value=value, limit=f"±{MAX_MAGNITUDE:g}")
+    return value
+
+
+def _check_nested(path: str, value: Any, depth: int = 0, root: str | None = None) -> Any:
+    """A free-form list or mapping as JSON stores it alike everywhere: texts as ``check_text``,
+    finite numbers within MAX_MAGNITUDE, text keys, at most MAX_ITEMS entries and MAX_DEPTH
+    levels (those two name ROOT, the parameter); returned as it is."""
+    root = root or path
+    if isinstance(value, str):
+        check_text(path, value)
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError("invalid_type", field=path, expected="a finite number")
+        _bounded(path, value)
+    elif isinstance(value, list | tuple | Mapping):
+        if depth >= MAX_DEPTH:
+            raise ValidationError(
+                "out_of_range", field=root, value=f"{depth + 1} levels", limit=f"<= {MAX_DEPTH}"
+            )
+        if len(value) > MAX_ITEMS:
+            raise ValidationError(
+                "out_of_range", field=root, value=f"{len(value)} entries", limit=f"<= {MAX_ITEMS}"
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValidationError("invalid_type", field=path, expected="text keys")
+                check_text(f"{path}.{key}"[:200], key)
+                _check_nested(f"{path}.{key}"[:200], item, depth + 1, root)
+        else:
+            for index, item in enumerate(value):
+                _check_nested(f"{path}[{index}]", item, depth + 1, root)
+    else:
+        raise ValidationError("invalid_type", field=path, expected="JSON data")
+    return value
 
 
 def _as_int(path: str, value: Any, *, expected: str) -> int:
@@ -257,6 +319,11 @@ def _as_datetime(path: str, value: Any, tz: tzinfo | None) -> str:
             ) from None
     if not isinstance(value, datetime):
         raise ValidationError("invalid_type", field=path, expected="ISO 8601 date and time")
+    # before any conversion: year 1 or 9999 moved to UTC leaves the calendar
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValidationError(
+            "out_of_range", field=path, value=value.year, limit=f"{EARLIEST_YEAR}-{LATEST_YEAR}"
+        )
     if value.tzinfo is None:
         # A time without an offset is the store's local time.
         value = value.replace(tzinfo=tz) if tz is not None else value.astimezone()

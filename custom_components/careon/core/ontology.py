@@ -16,7 +16,20 @@ from sqlalchemy import Row, and_, bindparam, delete, func, insert, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .errors import ConflictError, ValidationError
+from .fields import check_text
 from .tables import external_refs_table, links_table, objects_table
+
+# The columns' lengths (tables.py). A longer value is refused here, the same on SQLite (which
+# would store it) and on PostgreSQL (which would refuse it as a data error).
+MAX_ID = 128
+MAX_NAME = 200
+MAX_EXTERNAL_ID = 200
+
+
+def _check_row(object_id: str, name: str | None) -> None:
+    check_text("id", object_id, MAX_ID)
+    if name is not None:
+        check_text("name", name, MAX_NAME)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -403,6 +416,8 @@ class Ontology:
         A vendor id already recorded fails the action (the database's primary key): callers
         look it up first with ``find_external``.
         """
+        for key in refs:
+            check_text("external_id", key, MAX_EXTERNAL_ID)
         if refs:
             await self.conn.execute(
                 _INSERT_EXTERNAL,
@@ -416,6 +431,8 @@ class Ontology:
         """Insert new objects, (object type, object id, name, properties) each, in one round trip."""
         if not objects:
             return
+        for _, object_id, name, _ in objects:
+            _check_row(object_id, name)
         await self.conn.execute(
             _INSERT_OBJECT,
             [
@@ -437,6 +454,7 @@ class Ontology:
         self, object_type: str, name: str, properties: Mapping[str, Any], *, object_id: str
     ) -> StoreObject:
         """Insert a new object (the caller has validated its properties)."""
+        _check_row(object_id, name)
         values = {
             "id": object_id,
             "type": object_type,
@@ -471,6 +489,9 @@ class Ontology:
         """Write several objects' new properties in one round trip where the driver allows."""
         if not updates:
             return []
+        for name in (names or {}).values():
+            if name:
+                check_text("name", name, MAX_NAME)
         params: list[dict[str, Any]] = [
             {
                 "b_id": obj.id,

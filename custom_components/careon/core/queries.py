@@ -308,7 +308,9 @@ async def query_objects(
     ]
     matched = matched[: clean["limit"]]
     result = [o.as_dict() for o in matched]
-    await _attach_links(ontology, result, follow, _Budget(MAX_QUERY_OBJECTS - len(result)))
+    budget = _Budget(MAX_QUERY_OBJECTS)
+    budget.take(len(result))
+    await _attach_links(ontology, result, follow, budget)
     if not personal:
         _drop_personal(result, schema)
     return result

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..engine import ActionContext, ActionType
 from ..errors import ValidationError
-from ..fields import Field, normalise_number, to_iso
+from ..fields import MAX_MAGNITUDE, Field, normalise_number, to_iso
 from ..ontology import Link, Ontology, StoreObject, new_object_id
 from .common import OBJECT_ID, OPTIONAL_OBJECT_ID
 from .stock import ITEM, PRODUCT, REQUIRES, set_stock
@@ -189,6 +189,10 @@ async def record_order(
     total = params.get("total")
     if total is None:
         total = sum(line["qty"] * line["unit_price"] for line in stored_lines)
+        if total > MAX_MAGNITUDE:  # each line within bounds, the sum not
+            raise ValidationError(
+                "out_of_range", field="lines", value=total, limit=f"<= {MAX_MAGNITUDE:g}"
+            )
     levels, shortfall = shortfall_of(plan.items, consumed)
 
     order_id = new_object_id(ORDER)

@@ -27,7 +27,7 @@ import zipfile
 from zoneinfo import ZoneInfo
 
 from ..errors import ValidationError
-from ..fields import to_iso
+from ..fields import EARLIEST_YEAR, LATEST_YEAR, to_iso
 from ..privacy import mask_card_number
 
 KOREA: Final = ZoneInfo("Asia/Seoul")
@@ -506,6 +506,8 @@ class _RowReader:
         if found is None:
             return None
         date_key, moment = found
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:  # what the import would refuse
+            raise _RowError(date_key, values.get(date_key), _EXPECT_MOMENT)
         try:
             approved_at = to_iso(moment)
         except (OverflowError, ValueError):

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from yarl import URL
 
-from ..fields import to_iso
+from ..fields import MAX_MAGNITUDE, to_iso
 from ..privacy import mask_card_number
 
 _LOGGER = logging.getLogger(__name__)
@@ -508,7 +508,7 @@ def _money(value: Any, field: str) -> int | None:
         if not (text.isdecimal() and text.isascii()):
             raise NiceFormatError(field)
         value = int(text)
-    if not isinstance(value, int) or value < 0:
+    if not isinstance(value, int) or value < 0 or value > MAX_MAGNITUDE:
         raise NiceFormatError(field)
     return value
 

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 
-from ..fields import to_iso
+from ..fields import MAX_MAGNITUDE, to_iso
 from ..privacy import mask_card_number
 
 _LOGGER = logging.getLogger(__name__)
@@ -772,16 +772,20 @@ def _money(value: Any, path: str) -> int | None:
         return None
     if isinstance(value, bool):
         raise TossPlaceFormatError(path)
+    amount: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        amount = value
+    elif isinstance(value, float) and value.is_integer():
+        amount = int(value)
+    elif isinstance(value, str):
         text = value.strip().replace(",", "")
         digits = text[1:] if text[:1] in "+-" else text
         if digits.isascii() and digits.isdigit() and len(digits) <= 18:
-            return int(text)
-    raise TossPlaceFormatError(path)
+            amount = int(text)
+    # beyond what the store's fields take: the delivery can never be recorded
+    if amount is None or abs(amount) > MAX_MAGNITUDE:
+        raise TossPlaceFormatError(path)
+    return amount
 
 
 def _time(value: Any, path: str) -> datetime | None:
