@@ -191,6 +191,17 @@ async def test_reconcile_refused(hass: HomeAssistant, init_integration: MockConf
         "expected": "a date (YYYY-MM-DD)",
     }
 
+    # dates that leave the calendar in the store's time zone, and times likewise
+    for bounds in (
+        {"date": "0001-01-01"},
+        {"date": "9999-12-31"},
+        {"start": "9999-12-31T23:00:00"},
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await _reconcile(hass, init_integration, **bounds)
+        assert err.value.translation_key == "out_of_range"
+        assert err.value.translation_placeholders["field"] == next(iter(bounds))
+
     with pytest.raises(ServiceValidationError) as err:
         await _reconcile(hass, init_integration, date="2025-04-20", window_minutes=2000)
     assert err.value.translation_key == "out_of_range"

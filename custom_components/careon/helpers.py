@@ -14,6 +14,7 @@ from homeassistant.util import dt as dt_util
 
 from .const import ACTOR_HOMEASSISTANT, DOMAIN
 from .core import ActionEngine, ActionResult, CareOnError, ConflictError, ValidationError
+from .core.fields import EARLIEST_YEAR, LATEST_YEAR
 
 # The Home Assistant context of the action being executed, so that the events announcing it
 # (fired from the engine's listener, in the same task) carry the user who asked for it.
@@ -125,10 +126,24 @@ async def async_execute(
 
 def as_date(value: Any, field: str) -> date | None:
     """A day given as a date or as text (2025-04-20), else a translated error."""
-    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
-        return value
-    if isinstance(value, str) and (day := dt_util.parse_date(value.strip())) is not None:
-        return day
-    raise translate_error(
-        ValidationError("invalid_type", field=field, expected="a date (YYYY-MM-DD)")
-    )
+    day = value
+    if isinstance(value, str):
+        day = dt_util.parse_date(value.strip())
+    if value is None:
+        return None
+    if not isinstance(day, date) or isinstance(day, datetime):
+        raise translate_error(
+            ValidationError("invalid_type", field=field, expected="a date (YYYY-MM-DD)")
+        )
+    # as the store's fields bound a date and time: year 1 or 9999 leaves the calendar in a
+    # time zone
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise translate_error(
+            ValidationError(
+                "out_of_range",
+                field=field,
+                value=day.isoformat(),
+                limit=f"{EARLIEST_YEAR}-{LATEST_YEAR}",
+            )
+        )
+    return day
