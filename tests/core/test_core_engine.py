@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from custom_components.careon.core import (
@@ -20,6 +21,8 @@ from custom_components.careon.core import (
     ConflictError,
     StoreUnavailableError,
     ValidationError,
+    database as database_module,
+    engine as engine_module,
 )
 from custom_components.careon.core.actions import ACTIONS
 from custom_components.careon.core.database import create_engine
@@ -709,3 +712,41 @@ async def test_a_stored_schema_extension_this_version_cannot_build_does_not_open
     assert info.value.translation_key == "database_unavailable"
     assert isinstance(info.value.__cause__, ValidationError)
     assert info.value.__cause__.translation_key == "invalid_choice"
+
+
+def _sqlite_path(url: str) -> str:
+    return str(make_url(url).database)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+async def test_another_writers_lock_is_waited_out_within_the_deadline(
+    cafe_url: str, act, dump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holding SQLite's write lock longer than SQLite waits ("database is
+    locked") is waited out: the action is tried again with a backoff and done once the lock
+    goes; held past the action's deadline, the action is refused as busy, nothing written."""
+    monkeypatch.setattr(database_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(engine_module, "ACTION_DEADLINE", 3.0)
+    busy = await ActionEngine.open(cafe_url)  # its connections wait 100 ms only
+    try:
+        other = sqlite3.connect(_sqlite_path(cafe_url), isolation_level=None, timeout=5)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            loop = asyncio.get_running_loop()
+            loop.call_later(1.0, other.execute, "COMMIT")
+            started = loop.time()
+            sale = await act(busy, "place_order", lines=[{"product": "product.croissant"}])
+            assert loop.time() - started >= 1.0
+            assert sale.result["status"] == "paid"
+
+            before = await dump(busy)
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(CareOnError) as info:
+                await act(busy, "place_order", lines=[{"product": "product.croissant"}])
+            assert info.value.translation_key == "concurrent_update"
+            other.execute("COMMIT")
+            assert await dump(busy) == before
+        finally:
+            other.close()
+    finally:
+        await busy.close()

@@ -278,6 +278,20 @@ async def migrate(conn: AsyncConnection, *, target: int = LATEST_VERSION) -> int
     return current
 
 
+# How long SQLite itself waits for another writer's lock before it gives up ("database is
+# locked"); the engine then tries again with a backoff, within the action's deadline.
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+
+def is_lock_timeout(error: BaseException) -> bool:
+    """Whether SQLite gave up waiting for another writer (SQLITE_BUSY): transient, worth
+    trying again, unlike the database being gone."""
+    return any(
+        "database is locked" in str(cause) or "database table is locked" in str(cause)
+        for cause in _causes(error)
+    )
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -290,7 +304,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
-            "busy_timeout=10000",
+            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 import logging
+import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -30,6 +31,7 @@ from .database import (
     WRITER_LOCK_KEY,
     WRITER_OPTION,
     is_auth_failure,
+    is_lock_timeout,
     open_database,
     refused_value,
     store_error,
@@ -49,6 +51,10 @@ MAX_IDEMPOTENCY_KEY = 200
 _INSERT_AUDIT = audit_table.insert()
 _WRITER_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 MAX_ATTEMPTS = 5
+# An action held up by another writer's lock (another process on the same SQLite file) is tried
+# again, waiting a little longer each time, until this many seconds after it began.
+ACTION_DEADLINE = 30.0
+LOCK_BACKOFF = (0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 # Parameters with a list longer than this are checked in a worker thread.
 BULK_ITEMS = 1000
 # Sources whose orders are facts that already happened in the store (PRODUCT.md §2).
@@ -381,7 +387,11 @@ class ActionEngine:
         reason: str | None,
     ) -> ActionResult:
         reconnected = False
-        for _attempt in range(MAX_ATTEMPTS):
+        deadline = time.monotonic() + ACTION_DEADLINE
+        locked = 0
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
+            attempt += 1
             try:
                 return await self._attempt(
                     action_type,
@@ -409,6 +419,18 @@ class ActionEngine:
                     raise StoreUnavailableError(err) from err
                 raise
             except (StatementError, OverflowError) as err:
+                if isinstance(err, DBAPIError) and is_lock_timeout(err) and not self._committing:
+                    # another writer holds the file: nothing was written; wait, try again
+                    pause = LOCK_BACKOFF[min(locked, len(LOCK_BACKOFF) - 1)]
+                    if time.monotonic() + pause > deadline:
+                        raise CareOnError("concurrent_update", action=action_type.name) from err
+                    locked += 1
+                    attempt -= 1  # waiting for a lock is not a collision
+                    _LOGGER.debug(
+                        "%s waits %s s for another writer's lock", action_type.name, pause
+                    )
+                    await asyncio.sleep(pause)
+                    continue
                 if not refused_value(err):
                     if isinstance(err, DBAPIError):
                         reconnected = await self._after_driver_error(err, reconnected)
