@@ -130,6 +130,23 @@ async def _demo_template(database: Database, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture
+async def cafe_url_on(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Callable[[str], Awaitable[str]]]:
+    """``await cafe_url_on("postgresql")``: a demo cafe on that backend, whichever this test
+    runs on (for a test that compares the two)."""
+    made: list[Database] = []
+
+    async def _make(backend: str) -> str:
+        made.append(database := Database(backend, request, tmp_path))
+        return database.new_url(await _demo_template(database, tmp_path_factory))
+
+    yield _make
+    for database in made:
+        database.cleanup()
+
+
+@pytest.fixture
 async def cafe_url(database: Database, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A database holding the whole demo cafe (demo_cafe.yaml), and nothing else."""
     return database.new_url(await _demo_template(database, tmp_path_factory))

@@ -8,16 +8,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 import json
-from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
-import pytest
 
 from custom_components.careon.core import ERROR_KEYS, ActionEngine, CareOnError
 from custom_components.careon.core.actions import ACTIONS
 from custom_components.careon.core.fields import Field
-from tests.core.conftest import ACTOR, Database, _demo_template, dump_tables
 
 # objects of the demo cafe, and one that does not exist
 OBJECT_IDS = [
@@ -115,12 +112,14 @@ CALLS = st.sampled_from(sorted(ACTION_PARAMS)).flatmap(
 )
 
 
-async def _outcome(engine: ActionEngine, action: str, params: dict[str, Any]) -> tuple[str, ...]:
+async def _outcome(
+    engine: ActionEngine, dump: Any, action: str, params: dict[str, Any]
+) -> tuple[str, ...]:
     """("done",) or ("refused", the translation key, the field); raises anything else."""
-    before = await dump_tables(engine.engine)
+    before = await dump(engine)
     refusal: CareOnError | None = None
     try:
-        await engine.execute(action, params, actor=ACTOR, source="service")
+        await engine.execute(action, params, actor="fuzz", source="service")
     except CareOnError as err:
         refusal = err
     if refusal is None:
@@ -131,52 +130,40 @@ async def _outcome(engine: ActionEngine, action: str, params: dict[str, Any]) ->
         params,
         refusal,
     )
-    assert await dump_tables(engine.engine) == before, (action, refusal)
+    assert await dump(engine) == before, (action, refusal)
     return ("refused", refusal.translation_key, str(refusal.placeholders.get("field")))
 
 
 async def test_every_action_refuses_bad_input_alike_on_both_backends(
-    request: pytest.FixtureRequest,
-    tmp_path: Path,
-    tmp_path_factory: pytest.TempPathFactory,
-    open_engine,
+    cafe_url_on: Any, open_engine: Any, dump: Any
 ) -> None:
-    engines = []
-    databases = [Database(backend, request, tmp_path) for backend in ("sqlite", "postgresql")]
-    try:
-        for database in databases:
-            url = database.new_url(await _demo_template(database, tmp_path_factory))
-            engines.append(await open_engine(url))
-        loop = asyncio.get_running_loop()
+    engines = [
+        await open_engine(await cafe_url_on(backend)) for backend in ("sqlite", "postgresql")
+    ]
+    loop = asyncio.get_running_loop()
 
-        def run[T](coroutine: Coroutine[Any, Any, T]) -> T:
-            return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=120)
+    def run[T](coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=120)
 
-        verdicts: dict[str, int] = {}
+    verdicts: dict[str, int] = {}
 
-        @settings(
-            max_examples=300,
-            deadline=None,
-            database=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(call=CALLS)
-        def check(call: tuple[str, dict[str, Any]]) -> None:
-            action, params = call
-            sqlite, postgresql = (run(_outcome(engine, action, params)) for engine in engines)
-            assert sqlite == postgresql, (action, params, sqlite, postgresql)
-            verdicts[sqlite[0] if sqlite[0] == "done" else sqlite[1]] = (
-                verdicts.get(sqlite[0] if sqlite[0] == "done" else sqlite[1], 0) + 1
-            )
+    @settings(
+        max_examples=300,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(call=CALLS)
+    def check(call: tuple[str, dict[str, Any]]) -> None:
+        action, params = call
+        sqlite, postgresql = (run(_outcome(engine, dump, action, params)) for engine in engines)
+        assert sqlite == postgresql, (action, params, sqlite, postgresql)
+        verdict = sqlite[0] if sqlite[0] == "done" else sqlite[1]
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
 
-        await asyncio.to_thread(check)
-        # the fuzzing reached past the first checks: some calls were done, many refused
-        assert verdicts.get("done", 0) > 0, verdicts
-        assert len(verdicts) > 5, verdicts
-        print(json.dumps(dict(sorted(verdicts.items())), ensure_ascii=False))  # noqa: T201
-    finally:
-        for engine in engines:
-            await engine.close()
-        for database in databases:
-            database.cleanup()
+    await asyncio.to_thread(check)
+    # the fuzzing reached past the first checks: some calls were done, many kinds refused
+    assert verdicts.get("done", 0) > 0, verdicts
+    assert len(verdicts) > 5, verdicts
+    print(json.dumps(dict(sorted(verdicts.items())), ensure_ascii=False))  # noqa: T201
