@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta, tzinfo
+import errno
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -314,6 +315,8 @@ def _read_card_sales_file(
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:
         raise ValidationError("file_not_found", file=file, field=ATTR_FILE) from err
     except OSError as err:
+        if err.errno == errno.ENAMETOOLONG:  # where resolving it above did not fail already
+            raise ValidationError("file_not_found", file=file, field=ATTR_FILE) from err
         raise ValidationError(
             "card_sales_unreadable",
             file=file,
