@@ -27,7 +27,7 @@ import zipfile
 from zoneinfo import ZoneInfo
 
 from ..errors import ValidationError
-from ..fields import EARLIEST_YEAR, LATEST_YEAR, to_iso
+from ..fields import EARLIEST_YEAR, LATEST_YEAR, MAX_MAGNITUDE, to_iso
 from ..privacy import mask_card_number
 
 KOREA: Final = ZoneInfo("Asia/Seoul")
@@ -110,7 +110,7 @@ _TIME_RE: Final = re.compile(
 )
 _CARD_RUN: Final = re.compile(r"\d[\d -]{10,}\d")
 _EXCEL_EPOCH: Final = datetime(1899, 12, 30)
-_MAX_MONEY: Final = 10**15  # won; anything larger is not a card sale
+_MAX_MONEY: Final = MAX_MAGNITUDE  # won; the store's own bound: anything larger is not a card sale
 MAX_APPROVAL_NO: Final = 100  # what import_card_sales accepts
 
 
