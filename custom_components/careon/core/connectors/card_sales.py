@@ -27,7 +27,7 @@ import zipfile
 from zoneinfo import ZoneInfo
 
 from ..errors import ValidationError
-from ..fields import EARLIEST_YEAR, LATEST_YEAR, MAX_MAGNITUDE, to_iso
+from ..fields import EARLIEST_YEAR, LATEST_YEAR, MAX_MAGNITUDE, check_text, to_iso
 from ..privacy import mask_card_number
 
 KOREA: Final = ZoneInfo("Asia/Seoul")
@@ -98,6 +98,7 @@ _EXPECT_TIME: Final = "HH:MM:SS"
 _EXPECT_MONEY: Final = "whole number"
 _EXPECT_STATUS: Final = "승인/취소 (approved/cancelled)"
 _EXPECT_APPROVAL: Final = "승인번호 (approval number)"
+_EXPECT_TEXT: Final = "text (no NUL, whole Unicode, at most 10,000 characters)"
 
 _DATE_RE: Final = re.compile(
     r"(?P<y>\d{4}|\d{2})\s*[-./년]\s*(?P<m>\d{1,2})\s*[-./월]\s*(?P<d>\d{1,2})\s*일?\.?"
@@ -500,6 +501,11 @@ class _RowReader:
         for key, index in self.index:
             if index < count:
                 value = cells[index]
+                if isinstance(value, str):
+                    try:  # text the store could keep
+                        check_text(key, value)
+                    except ValidationError:
+                        raise _RowError(key, value, _EXPECT_TEXT) from None
                 if value is not None and (not isinstance(value, str) or value.strip()):
                     values[key] = value
         found = self._moment(values)
